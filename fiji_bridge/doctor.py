@@ -1,0 +1,101 @@
+"""``einstein-from-noise doctor``: what this machine has for running ImageJ, and how to fix it.
+
+Modelled on pyimagej's ``imagej.doctor.checkup``: gather facts, print them, end with advice.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import os
+import platform
+import shutil
+import sys
+from collections.abc import Callable
+
+from fiji_bridge import imagej
+
+__all__ = ["checkup"]
+
+
+def _version(distribution: str) -> str | None:
+    try:
+        return importlib.metadata.version(distribution)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+def checkup(output: Callable[[str], None] = print, *, imagej_location: str | None = None,
+            display: str = "auto") -> int:
+    """Print a report on Java, ImageJ, Python packages and the display; return an exit status.
+
+    ImageJ is started in this process (once), so the report says what really runs.
+
+    Returns
+    -------
+    int
+        0 when ImageJ started, 1 when it could not (the report says why and how to fix it).
+    """
+    advice: list[str] = []
+    output("fiji_bridge doctor")
+    output(f"  python        {sys.version.split()[0]} ({sys.executable}) on {platform.platform()}")
+    for name in ("fiji_bridge", "pyimagej", "scyjava", "jpype1", "numpy", "scipy", "xarray",
+                 "tifffile"):
+        output(f"  {name:<13} {_version(name) or 'not installed'}")
+        if _version(name) is None:
+            advice.append(f"pip install {name}")
+
+    java = imagej.java_info()
+    if java["error"]:
+        output(f"  java          NOT FOUND: {java['error']}")
+    else:
+        output(f"  java          {java['version'] or '?'} ({java['vendor'] or '?'}) "
+               f"libjvm {java['jvm_path']}")
+    java_home = os.environ.get("JAVA_HOME")
+    output(f"  JAVA_HOME     {java_home or '(not set)'}")
+
+    try:
+        source = imagej.resolve(imagej_location)
+        output(f"  imagej        {source.kind} {source.location} (from {source.origin})")
+    except imagej.ImageJStartError as exc:
+        output(f"  imagej        NOT FOUND: {exc}")
+        source = None
+
+    xvfb = shutil.which("Xvfb")
+    output(f"  DISPLAY       {os.environ.get('DISPLAY') or '(not set)'}")
+    output(f"  Xvfb          {xvfb or 'not installed'}")
+    if xvfb is None and not os.environ.get("DISPLAY"):
+        advice.append("apt-get install xvfb xauth   # lets plain ImageJ 1.x run menu commands "
+                      "and macros")
+
+    status = 0
+    try:
+        handle = imagej.start(imagej_location, display=display)
+    except (imagej.ImageJStartError, ValueError) as exc:
+        output(f"  ImageJ start  FAILED: {exc}")
+        status = 1
+        if source is None:
+            advice.append("apt-get install -y --no-install-recommends default-jre-headless "
+                          "libij-java xvfb xauth   # offline ImageJ 1.x")
+    else:
+        java = imagej.java_info()
+        output(f"  ImageJ start  OK: ImageJ {handle.version} runs "
+               f"(backend {handle.backend}, {'headless' if handle.headless else 'display ' + str(handle.display) + ' from ' + str(handle.display_origin)})")
+        output(f"  java (JVM)    {java['version']} ({java['vendor']})")
+        output(f"  commands      menu commands (IJ.run) and macros with run(): "
+               f"{'yes' if handle.can_run_commands else 'no (headless ImageJ 1.x)'}")
+        if handle.quirks:
+            output(f"  quirks        {', '.join(sorted(handle.quirks))} (measured; corrected "
+                   "by fiji_bridge)")
+        if not handle.can_run_commands:
+            advice.append("start with a display: apt-get install xvfb xauth, then "
+                          "--display xvfb (or use a Fiji.app with --imagej)")
+        if handle.backend == "imagej1":
+            output("  fiji          to use your Fiji instead: --imagej /path/to/Fiji.app or "
+                   "FIJI_BRIDGE_IMAGEJ=/path/to/Fiji.app")
+    if advice:
+        output("advice:")
+        for line in advice:
+            output(f"  - {line}")
+    else:
+        output("advice: none; everything needed is here.")
+    return status
