@@ -39,7 +39,7 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 demo: setup
-	$(VENV)/bin/einstein-from-noise doctor
+	$(VENV)/bin/einstein-from-noise run --out results --force
 
 test: setup
 	$(PY) -m pytest -q

@@ -31,7 +31,80 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     doctor = commands.add_parser("doctor", help="report Java, ImageJ, display; advise fixes")
     _add_imagej_options(doctor)
+    run = commands.add_parser(
+        "run", help="the blog's experiment: align noise to a reference, average, write figures",
+        description="Align pure Gaussian noise images to a reference by FFT cross-correlation, "
+                    "average them with ImageJ's Z Project, and write Fiji-ready files.")
+    run.add_argument("--reference", metavar="PATH", default=None,
+                     help="image file ImageJ opens (default: bundled public-domain portrait)")
+    run.add_argument("--size", type=int, default=128, help="reference side in pixels (>= 8)")
+    run.add_argument("--counts", default="25,100,500,1000",
+                     help="comma-separated numbers of images to average (default 25,100,500,1000)")
+    run.add_argument("--seed", type=int, default=None, help="noise seed (default 2013)")
+    run.add_argument("--engine", choices=("numpy", "imagej"), default="numpy",
+                     help="who finds the shifts: numpy FFT or ImageJ's FHT")
+    run.add_argument("--out", default="results", help="output directory (default results/)")
+    run.add_argument("--examples", type=int, default=16,
+                     help="noise images kept with their correlation maps (default 16)")
+    run.add_argument("--save-stacks", action="store_true",
+                     help="also write the full noise and aligned stacks")
+    run.add_argument("--force", action="store_true", help="overwrite existing output files")
+    _add_imagej_options(run)
+    run.set_defaults(handler=_run)
     return parser
+
+
+def _parse_counts(text: str) -> list[int]:
+    try:
+        return [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise ValueError(
+            f"--counts {text!r} is not a comma-separated list of whole numbers. "
+            "Fix: e.g. --counts 25,100,500,1000."
+        ) from None
+
+
+def _run(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from fiji_bridge import experiment, io
+
+    counts = experiment.check_counts(_parse_counts(args.counts))
+    if args.examples < 0:
+        raise ValueError(f"--examples {args.examples} must be >= 0.")
+    names = list(io.RUN_FILES) + (list(io.STACK_FILES) if args.save_stacks else [])
+    output = io.output_directory(args.out, names, force=args.force)  # checked before work
+    seed = experiment.DEFAULT_SEED if args.seed is None else args.seed
+    with tqdm(total=counts[-1], desc="aligning", unit="img", file=sys.stderr,
+              disable=None) as bar:
+        def progress(done: int, total: int) -> None:
+            bar.update(done - bar.n)
+
+        data = experiment.einstein_from_noise(
+            args.reference, size=args.size, counts=counts, seed=seed, engine=args.engine,
+            examples=args.examples, imagej_location=args.imagej, display=args.display,
+            keep_stacks=args.save_stacks, progress=progress)
+    with output as directory:
+        io.write_run_outputs(data, directory, save_stacks=args.save_stacks)
+    _print_summary(data, output.out)
+    return 0
+
+
+def _print_summary(data, out) -> None:
+    attrs = data.attrs
+    print(f"Einstein from noise: {attrs['n_images']} noise images aligned to "
+          f"{attrs['reference_name']} ({attrs['size']}x{attrs['size']}), seed {attrs['seed']}, "
+          f"engine {attrs['engine']}")
+    print(f"ImageJ {attrs['imagej_version']} ({attrs['imagej_backend']}); averages by "
+          f"{attrs['averaged_by']}")
+    print(f"reference mean {attrs['reference_mean']:.4g}, stdev {attrs['reference_stdev']:.4g} "
+          "(ImageJ, before v=(v-mean)/stdev)")
+    print("     N   CC(aligned avg, ref)   CC(unaligned avg, ref)")
+    for n, cc, cc0 in zip(data["count"].values, data["cc"].values, data["cc_unaligned"].values):
+        print(f"{int(n):>6}   {cc:>20.3f}   {cc0:>22.3f}")
+    print(f"shifts: dy mean {attrs['shift_dy']['mean']:.2f} sd {attrs['shift_dy']['std']:.1f}, "
+          f"dx mean {attrs['shift_dx']['mean']:.2f} sd {attrs['shift_dx']['std']:.1f}")
+    print(f"wrote {out}/ (figure.png, results.json, averages.tif, ...)")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -41,7 +114,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         from fiji_bridge import doctor
 
         return doctor.checkup(imagej_location=args.imagej, display=args.display)
-    return args.handler(args)
+    from fiji_bridge import imagej, io
+
+    try:
+        return args.handler(args)
+    except (ValueError, FileNotFoundError, imagej.ImageJError, io.OutputError) as exc:
+        # One line, no traceback: these are the user's input or machine, not a bug.
+        print(f"einstein-from-noise {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"einstein-from-noise {args.command}: interrupted; nothing was written.",
+              file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":  # pragma: no cover

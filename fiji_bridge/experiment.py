@@ -1,0 +1,284 @@
+"""The blog's "Einstein from noise" experiment end to end, returning an ``xarray.Dataset``.
+
+1. Reference: ImageJ crops, resizes, converts to 32-bit and normalises it
+   (:func:`fiji_bridge.reference.prepare_reference`).
+2. Noise: ``max(counts)`` float32 N(0, 1) images from the seed (:mod:`fiji_bridge.noise`).
+3. Alignment: cyclic FFT cross-correlation with the reference, translation at the peak
+   (:mod:`fiji_bridge.align`), or ImageJ's own FHT (``engine="imagej"``); both give the same
+   shifts.
+4. Averages: ImageJ Image>Stacks>Z Project "Average Intensity" over slices 1..n of the aligned
+   stack, for each n in ``counts``, checked against numpy's mean.
+5. Control: the same averages without alignment.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+from fiji_bridge import __version__, align, convert, imagej, metrics, noise
+from fiji_bridge.reference import Reference, prepare_reference
+
+__all__ = ["DEFAULT_COUNTS", "DEFAULT_SEED", "ENGINES", "check_counts", "einstein_from_noise"]
+
+#: The blog's counts of averaged images.
+DEFAULT_COUNTS = (25, 100, 500, 1000)
+#: Default seed (Henderson's "Avoiding the pitfalls of single particle cryo-EM: Einstein from
+#: noise" appeared in 2013).
+DEFAULT_SEED = 2013
+ENGINES = ("numpy", "imagej")
+#: Alignment batch (images) between progress updates on the in-memory path.
+_BATCH = 250
+#: Above this many bytes of noise stack the ImageJ Z Project route is not used: the averages
+#: come from the streaming engine's running sums instead (memory stays flat).
+IN_MEMORY_BYTES = 512 * 2**20
+
+
+def check_counts(counts: Iterable[Any]) -> tuple[int, ...]:
+    """Sorted unique positive ints; a clear ValueError otherwise."""
+    try:
+        values = [int(c) for c in counts]
+        exact = all(float(c) == int(c) for c in counts)
+    except (TypeError, ValueError):
+        raise ValueError(
+            f"counts={counts!r} must be positive whole numbers, e.g. 25,100,500,1000."
+        ) from None
+    if not values or not exact or min(values) < 1:
+        raise ValueError(
+            f"counts={list(counts)!r}: every count must be a positive whole number and at least "
+            "one is needed. Fix: e.g. --counts 25,100,500,1000."
+        )
+    return tuple(sorted(set(values)))
+
+
+def _stats(values: np.ndarray) -> dict[str, float]:
+    return {"mean": float(values.mean()), "std": float(values.std()),
+            "min": float(values.min()), "max": float(values.max())}
+
+
+def einstein_from_noise(
+    reference: str | os.PathLike | np.ndarray | Any = None,
+    *,
+    size: int = 128,
+    counts: Sequence[int] = DEFAULT_COUNTS,
+    n_images: int | None = None,
+    seed: int = DEFAULT_SEED,
+    engine: str = "numpy",
+    examples: int = 16,
+    imagej_location: str | None = None,
+    display: str = "auto",
+    keep_stacks: bool = False,
+    progress: Callable[[int, int], None] | None = None,
+) -> xr.Dataset:
+    """Align pure-noise images to a reference and average them, as in the blog.
+
+    Parameters
+    ----------
+    reference : path, array or None
+        Image file or array; default the bundled public-domain portrait.
+    size : int, keyword-only
+        Side of the square reference (>= 8).  ``engine="imagej"`` needs a power of 2.
+    counts : sequence of int, keyword-only
+        Average the first n aligned images for each n.
+    n_images : int, optional, keyword-only
+        Number of noise images; default ``max(counts)``.  Every count must be <= n_images.
+    seed : int, keyword-only
+        Seed of the noise (image i depends only on the seed and i).
+    engine : {"numpy", "imagej"}, keyword-only
+        Who finds the shifts: numpy's FFT or ImageJ's FHT.
+    examples : int, keyword-only
+        How many of the first images to keep with their correlation maps.
+    imagej_location, display : keyword-only
+        Passed to :func:`fiji_bridge.imagej.start`.
+    keep_stacks : bool, keyword-only
+        Also return the full ``noise`` and ``aligned`` stacks.
+    progress : callable, optional, keyword-only
+        ``progress(done, total)`` during alignment.
+
+    Returns
+    -------
+    xarray.Dataset
+        ``reference`` (y, x); ``averages`` and ``unaligned_averages`` (count, y, x); ``cc`` and
+        ``cc_unaligned`` (count); ``shifts`` (image, axis=[dy, dx]); ``peaks`` (image);
+        ``noise_examples``, ``aligned_examples``, ``correlation_maps`` (example, y, x; maps
+        peak-centred as ImageJ shows them); with ``keep_stacks`` also ``noise`` and ``aligned``.
+        ``attrs`` hold every parameter, versions and checks (see ``results.json``).
+
+    Notes
+    -----
+    Shift convention (:mod:`fiji_bridge.align`): ``c[d] = Σ_p n[p + d] r[p]``, ``d`` at the
+    maximum, aligned image ``np.roll(n, (-dy, -dx), axis=(0, 1))``.
+
+    References
+    ----------
+    .. [1] Shatsky M, Hall RJ, Brenner SE, Glaeser RM (2009). A method for the alignment of
+       heterogeneous macromolecules from electron microscopy. J Struct Biol 166:67-78.
+    .. [2] Henderson R (2013). Avoiding the pitfalls of single particle cryo-electron
+       microscopy: Einstein from noise. PNAS 110:18037-18041.
+    """
+    if engine not in ENGINES:
+        raise ValueError(f"engine={engine!r} is not one of {ENGINES}. Fix: --engine numpy.")
+    counts = check_counts(counts)
+    total = counts[-1] if n_images is None else int(n_images)
+    if total < counts[-1]:
+        raise ValueError(
+            f"count {counts[-1]} is larger than the number of noise images ({total}). Fix: "
+            "lower --counts or raise the number of images."
+        )
+    if isinstance(examples, bool) or int(examples) < 0:
+        raise ValueError(f"examples={examples!r} must be >= 0.")
+    examples = min(int(examples), total)
+    if engine == "imagej":
+        imagej._check_fht_size(int(size), int(size))
+    timings: dict[str, float] = {}
+
+    started = time.perf_counter()
+    handle = imagej.start(imagej_location, display=display)
+    timings["imagej_start_s"] = time.perf_counter() - started
+
+    started = time.perf_counter()
+    ref: Reference = prepare_reference(reference, size=size)
+    timings["reference_s"] = time.perf_counter() - started
+    shape = ref.image.shape
+    if total * shape[0] * shape[1] * 4 > IN_MEMORY_BYTES:
+        if engine == "imagej" or keep_stacks:
+            raise ValueError(
+                f"{total} images of {shape[0]}x{shape[1]} do not fit the in-memory path "
+                f"(> {IN_MEMORY_BYTES // 2**20} MiB per stack) that engine='imagej' and saved "
+                "stacks need. Fix: use fewer images, or --engine numpy without --save-stacks."
+            )
+        return _streaming(ref, handle, counts, total, seed, examples, progress, timings)
+
+    started = time.perf_counter()
+    noise_stack = noise.noise_images(seed, 0, total, shape)
+    timings["noise_s"] = time.perf_counter() - started
+
+    started = time.perf_counter()
+    if engine == "numpy":
+        shifts = np.empty((total, 2), dtype=np.int64)
+        peaks = np.empty(total, dtype=np.float32)
+        for first in range(0, total, _BATCH):
+            batch = align.align_to_reference(noise_stack[first:first + _BATCH], ref.image)
+            shifts[first:first + len(batch.shifts)] = batch.shifts
+            peaks[first:first + len(batch.peaks)] = batch.peaks
+            if progress is not None:
+                progress(min(first + _BATCH, total), total)
+        maps = align.centered(align.correlation_maps(noise_stack[:examples], ref.image)) \
+            if examples else np.zeros((0, *shape), np.float32)
+    else:
+        shifts, peaks, maps = imagej.fht_align(noise_stack, ref.image, keep_maps=examples,
+                                               progress=progress)
+    aligned_stack = align.apply_shifts(noise_stack, shifts)
+    timings["alignment_s"] = time.perf_counter() - started
+
+    started = time.perf_counter()
+    labels = [f"N={n}" for n in counts]
+    averages, check_aligned = _imagej_averages(aligned_stack, counts)
+    unaligned, check_unaligned = _imagej_averages(noise_stack, counts)
+    timings["z_project_s"] = time.perf_counter() - started
+
+    data = xr.Dataset(
+        {
+            "reference": (("y", "x"), ref.image),
+            "averages": (("count", "y", "x"), averages),
+            "unaligned_averages": (("count", "y", "x"), unaligned),
+            "shifts": (("image", "axis"), shifts),
+            "peaks": (("image",), peaks),
+            "noise_examples": (("example", "y", "x"), noise_stack[:examples]),
+            "aligned_examples": (("example", "y", "x"), aligned_stack[:examples]),
+            "correlation_maps": (("example", "y", "x"), np.asarray(maps, np.float32)),
+        },
+        coords={"count": list(counts), "axis": ["dy", "dx"],
+                "label": ("count", labels)},
+    )
+    if keep_stacks:
+        data["noise"] = (("image", "y", "x"), noise_stack)
+        data["aligned"] = (("image", "y", "x"), aligned_stack)
+    _finish(data, ref, handle, seed, total, engine, "imagej_z_project", timings,
+            max(check_aligned, check_unaligned))
+    return data
+
+
+def _imagej_averages(stack: np.ndarray, counts: Sequence[int]) -> tuple[np.ndarray, float]:
+    """ImageJ Z Project Average of slices 1..n for each n, and the largest |ImageJ - numpy|."""
+    imp = convert.to_imageplus(stack[: counts[-1]], title="stack")
+    result = np.stack([
+        convert.from_imageplus(imagej.z_project_average(imp, 1, n)).values for n in counts
+    ])
+    cumulative = np.cumsum(stack[: counts[-1]], axis=0, dtype=np.float64)
+    python_means = np.stack([cumulative[n - 1] / n for n in counts])
+    difference = float(np.abs(result - python_means).max())
+    # ImageJ averages in double and rounds to float32: anything beyond float rounding is a bug.
+    tolerance = 1e-5 * max(1.0, float(np.abs(python_means).max()))
+    if difference > tolerance:
+        raise imagej.ImageJError(
+            f"ImageJ's Z Project average differs from numpy's mean by {difference:.3g} "
+            f"(tolerance {tolerance:.1g}); this ImageJ's ZProjector is not trustworthy here. "
+            "Please report it with `einstein-from-noise doctor` output."
+        )
+    return result.astype(np.float32), difference
+
+
+def _streaming(ref, handle, counts, total, seed, examples, progress, timings) -> xr.Dataset:
+    """Large N: the streaming engine's running sums (no full stacks, no ImageJ Z Project)."""
+    from fiji_bridge import engine as stream_engine
+
+    started = time.perf_counter()
+    result = stream_engine.stream_alignment(
+        ref.image, total, seed=seed, counts=counts, keep_examples=examples, progress=progress)
+    timings["alignment_s"] = time.perf_counter() - started
+    data = xr.Dataset(
+        {
+            "reference": (("y", "x"), ref.image),
+            "averages": (("count", "y", "x"), result.aligned_means.astype(np.float32)),
+            "unaligned_averages": (("count", "y", "x"),
+                                   result.unaligned_means.astype(np.float32)),
+            "shifts": (("image", "axis"), result.shifts),
+            "peaks": (("image",), result.peaks),
+            "noise_examples": (("example", "y", "x"), result.example_noise),
+            "aligned_examples": (("example", "y", "x"), result.example_aligned),
+            "correlation_maps": (("example", "y", "x"), align.centered(result.example_maps)),
+        },
+        coords={"count": list(counts), "axis": ["dy", "dx"],
+                "label": ("count", [f"N={n}" for n in counts])},
+    )
+    _finish(data, ref, handle, seed, total, "numpy", "python_running_sums", timings, None)
+    return data
+
+
+def _finish(data: xr.Dataset, ref: Reference, handle: imagej.ImageJ, seed: int, total: int,
+            engine: str, averaged_by: str, timings: dict, zproject_check: float | None) -> None:
+    cc = metrics.pearson_cc(data["averages"].values, ref.image)
+    cc_unaligned = metrics.pearson_cc(data["unaligned_averages"].values, ref.image)
+    data["cc"] = ("count", np.asarray(cc, dtype=np.float64))
+    data["cc_unaligned"] = ("count", np.asarray(cc_unaligned, dtype=np.float64))
+    shifts = data["shifts"].values
+    data.attrs.update({
+        "package_version": __version__,
+        "imagej_version": handle.version,
+        "imagej_backend": handle.backend,
+        "imagej_source": handle.source.location,
+        "imagej_quirks": sorted(handle.quirks),
+        "engine": engine,
+        "averaged_by": averaged_by,
+        "zproject_vs_numpy_max_abs_diff": zproject_check,
+        "seed": int(seed),
+        "n_images": int(total),
+        "size": int(ref.image.shape[0]),
+        "reference_name": ref.name,
+        "reference_mean": ref.mean,
+        "reference_stdev": ref.stdev,
+        "reference_original_shape": list(ref.original_shape),
+        "reference_crop_xywh": list(ref.crop),
+        "shift_dy": _stats(shifts[:, 0]),
+        "shift_dx": _stats(shifts[:, 1]),
+        "zero_shift_fraction": float(np.mean(np.all(shifts == 0, axis=1))),
+        "peak": _stats(data["peaks"].values),
+        "timings": dict(timings),
+    })
+

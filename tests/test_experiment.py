@@ -1,0 +1,208 @@
+"""The experiment end to end with the real ImageJ (session fixture), and the run command."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+import numpy as np
+import pytest
+
+from fiji_bridge import experiment, imagej, io, metrics
+from fiji_bridge.reference import DEFAULT_REFERENCE, prepare_reference
+
+pytestmark = pytest.mark.imagej
+
+
+def _blob(size: int) -> np.ndarray:
+    y, x = np.mgrid[:size, :size] - size / 2
+    return (np.exp(-(x**2 + (1.6 * y) ** 2) / (2 * (size / 6) ** 2)) * 200 + 20).astype(np.uint8)
+
+
+def test_default_reference_is_normalised_by_imagej(ij):
+    ref = prepare_reference(size=64)
+    assert ref.name == DEFAULT_REFERENCE.name
+    assert ref.image.shape == (64, 64) and ref.image.dtype == np.float32
+    assert abs(float(ref.image.mean())) < 1e-5
+    assert float(ref.image.std(ddof=1)) == pytest.approx(1.0, abs=1e-5)
+    assert ref.original_shape == (512, 512) and ref.crop == (0, 0, 512, 512)
+
+
+def test_reference_is_centre_cropped(ij):
+    array = np.zeros((40, 60), np.uint8)
+    array[:, 10:50] = _blob(40)  # the square in the middle; the margins are 0
+    ref = prepare_reference(array, size=40)
+    assert ref.crop == (10, 0, 40, 40)
+    expected = (array[:, 10:50] - array[:, 10:50].mean()) / array[:, 10:50].std(ddof=1)
+    np.testing.assert_allclose(ref.image, expected, atol=1e-5)
+
+
+@pytest.mark.parametrize("bad,match", [
+    (np.full((16, 16), 7, np.uint8), "stdev 0"),
+    (np.zeros((3, 16, 16), np.float32), "stack"),
+])
+def test_bad_reference_arrays(ij, bad, match):
+    with pytest.raises(ValueError, match=match):
+        prepare_reference(bad, size=16)
+
+
+@pytest.mark.parametrize("size", [4, 0, 7.5])
+def test_bad_size(ij, size):
+    with pytest.raises(ValueError, match="size"):
+        prepare_reference(size=size)
+
+
+@pytest.mark.parametrize("counts,match", [([0, 5], "positive"), ([], "at least one"),
+                                          ([2.5], "whole")])
+def test_bad_counts(counts, match):
+    with pytest.raises(ValueError, match=match):
+        experiment.check_counts(counts)
+
+
+def test_count_larger_than_n(ij):
+    with pytest.raises(ValueError, match="larger than the number of noise images"):
+        experiment.einstein_from_noise(_blob(32), size=32, counts=[10, 50], n_images=20)
+
+
+@pytest.fixture(scope="module")
+def small_runs(ij):
+    """The same small experiment with both engines (the noise depends only on the seed)."""
+    kwargs = dict(size=32, counts=(10, 60, 200), seed=5, examples=4)
+    return (experiment.einstein_from_noise(_blob(32), engine="numpy", **kwargs),
+            experiment.einstein_from_noise(_blob(32), engine="imagej", **kwargs))
+
+
+def test_engines_agree_on_every_shift(small_runs):
+    by_numpy, by_imagej = small_runs
+    np.testing.assert_array_equal(by_numpy["shifts"].values, by_imagej["shifts"].values)
+    np.testing.assert_allclose(by_numpy["peaks"].values, by_imagej["peaks"].values, rtol=1e-4)
+    np.testing.assert_allclose(by_numpy["averages"].values, by_imagej["averages"].values)
+    np.testing.assert_allclose(by_numpy["correlation_maps"].values,
+                               by_imagej["correlation_maps"].values, atol=1e-3)
+
+
+def test_averages_are_means_of_the_aligned_noise(small_runs):
+    data = small_runs[0]
+    from fiji_bridge import align, noise
+
+    stack = noise.noise_images(5, 0, 200, (32, 32))
+    aligned = align.apply_shifts(stack, data["shifts"].values)
+    for index, n in enumerate(data["count"].values):
+        np.testing.assert_allclose(data["averages"].values[index], aligned[:n].mean(0),
+                                   atol=1e-6)
+        np.testing.assert_allclose(data["unaligned_averages"].values[index], stack[:n].mean(0),
+                                   atol=1e-6)
+    assert data.attrs["zproject_vs_numpy_max_abs_diff"] < 1e-5
+    # aligned examples really are the noise examples rolled by -shift
+    for i in range(4):
+        dy, dx = data["shifts"].values[i]
+        np.testing.assert_array_equal(data["aligned_examples"].values[i],
+                                      np.roll(stack[i], (-dy, -dx), axis=(0, 1)))
+
+
+def test_einstein_emerges_and_the_control_stays_noise(small_runs):
+    data = small_runs[0]
+    cc = data["cc"].values
+    cc_unaligned = data["cc_unaligned"].values
+    assert cc[-1] > 0.3, cc                       # the reference appears from pure noise
+    assert cc[-1] > cc[0]                         # and more clearly with more images
+    assert np.all(np.abs(cc_unaligned) < 0.25)    # 200 images, 1024 pixels: |CC| ~ 0.03
+    np.testing.assert_allclose(
+        cc, metrics.pearson_cc(data["averages"].values, data["reference"].values))
+
+
+def test_correlation_maps_peak_at_the_shift(small_runs):
+    data = small_runs[0]
+    maps = data["correlation_maps"].values
+    for i in range(maps.shape[0]):
+        row, col = np.unravel_index(np.argmax(maps[i]), maps[i].shape)
+        assert (row - 16, col - 16) == tuple(data["shifts"].values[i])
+
+
+def _run_cli(*args, env=None):
+    import subprocess
+
+    full_env = dict(os.environ, **(env or {}))
+    full_env.pop("DISPLAY", None)
+    return subprocess.run([sys.executable, "-m", "fiji_bridge.cli", *args], capture_output=True,
+                          text=True, timeout=300, env=full_env)
+
+
+@pytest.mark.subprocess
+def test_run_writes_fiji_ready_files(tmp_path, ij):
+    out = tmp_path / "results"
+    result = _run_cli("run", "--size", "32", "--counts", "10,40", "--examples", "3",
+                      "--out", str(out), "--seed", "3", "--save-stacks")
+    assert result.returncode == 0, result.stderr
+    assert "CC(aligned avg, ref)" in result.stdout
+    names = sorted(p.name for p in out.iterdir())
+    assert names == sorted(io.RUN_FILES + io.STACK_FILES)
+    summary = json.loads((out / "results.json").read_text())
+    assert summary["seed"] == 3 and summary["counts"] == [10, 40]
+    assert summary["imagej_version"].startswith("1.")
+    averages, labels = io.read_imagej_tiff(out / "averages.tif")
+    assert averages.dtype == np.float32 and averages.shape == (2, 32, 32)
+    assert labels == ["N=10", "N=40"]
+    # Fiji opens the files unchanged: the real ImageJ reads them back identically
+    from fiji_bridge import convert
+
+    opened = convert.from_imageplus(imagej.open_image(out / "averages.tif"))
+    np.testing.assert_array_equal(opened.values, averages)
+    assert list(opened.coords["label"].values) == ["N=10", "N=40"]
+    # no temporary folders are left beside the output
+    assert [p.name for p in tmp_path.iterdir()] == ["results"]
+
+
+@pytest.mark.subprocess
+@pytest.mark.parametrize("args,message", [
+    (["--reference", "/no/such/image.png"], "does not exist"),
+    (["--reference", "NOTIMAGE"], "cannot open"),
+    (["--size", "4"], "size"),
+    (["--counts", "0,10"], "positive"),
+    (["--counts", "ten"], "comma-separated"),
+    (["--engine", "imagej", "--size", "24"], "power of 2"),
+])
+def test_run_bad_input_is_one_line_and_writes_nothing(tmp_path, args, message):
+    if "NOTIMAGE" in args:
+        fake = tmp_path / "fake.png"
+        fake.write_text("this is text")
+        args = [a if a != "NOTIMAGE" else str(fake) for a in args]
+    out = tmp_path / "out"
+    result = _run_cli("run", "--out", str(out), "--size", "16", "--counts", "5", *args)
+    assert result.returncode == 2, result.stdout + result.stderr
+    error_lines = [line for line in result.stderr.splitlines() if "error:" in line]
+    assert len(error_lines) == 1 and message in error_lines[0], result.stderr
+    assert "Traceback" not in result.stderr
+    assert not out.exists()
+
+
+@pytest.mark.subprocess
+def test_run_refuses_to_overwrite_and_output_is_a_file(tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "figure.png").write_bytes(b"mine")
+    result = _run_cli("run", "--out", str(out), "--size", "16", "--counts", "5")
+    assert result.returncode == 2 and "--force" in result.stderr
+    assert (out / "figure.png").read_bytes() == b"mine"
+    a_file = tmp_path / "file.txt"
+    a_file.write_text("x")
+    result = _run_cli("run", "--out", str(a_file), "--size", "16", "--counts", "5")
+    assert result.returncode == 2 and "is a file" in result.stderr
+
+
+def test_output_directory_leaves_nothing_on_failure(tmp_path):
+    out = tmp_path / "out"
+    with pytest.raises(RuntimeError):
+        with io.output_directory(out, ["a.txt"]) as directory:
+            (directory / "a.txt").write_text("half")
+            raise RuntimeError("interrupted")
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root may write anywhere")
+def test_output_directory_without_permission(tmp_path):
+    locked = tmp_path / "locked"
+    locked.mkdir(mode=0o500)
+    with pytest.raises(io.OutputError, match="permission"):
+        io.output_directory(locked / "out", ["a.txt"])
