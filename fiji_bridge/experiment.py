@@ -8,7 +8,7 @@
    shifts.
 4. Averages: ImageJ Image>Stacks>Z Project "Average Intensity" over slices 1..n of the aligned
    stack, for each n in ``counts``, checked against numpy's mean.
-5. Control: the same averages without alignment.
+5. Control: the same averages without alignment (numpy running means).
 """
 
 from __future__ import annotations
@@ -178,9 +178,12 @@ def einstein_from_noise(
 
     started = time.perf_counter()
     labels = [f"N={n}" for n in counts]
-    averages, check_aligned = _imagej_averages(aligned_stack, counts)
-    unaligned, check_unaligned = _imagej_averages(noise_stack, counts)
+    averages, zproject_check = _imagej_averages(aligned_stack, counts)
     timings["z_project_s"] = time.perf_counter() - started
+    # The control is not a step of the blog: numpy's running mean is enough (and halves the
+    # time ImageJ spends projecting).
+    cumulative = np.cumsum(noise_stack[: counts[-1]], axis=0, dtype=np.float64)
+    unaligned = np.stack([cumulative[n - 1] / n for n in counts]).astype(np.float32)
 
     data = xr.Dataset(
         {
@@ -200,7 +203,7 @@ def einstein_from_noise(
         data["noise"] = (("image", "y", "x"), noise_stack)
         data["aligned"] = (("image", "y", "x"), aligned_stack)
     _finish(data, ref, handle, seed, total, engine, "imagej_z_project", timings,
-            max(check_aligned, check_unaligned))
+            zproject_check)
     return data
 
 

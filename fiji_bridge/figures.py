@@ -1,0 +1,502 @@
+"""Matplotlib figure of one "Einstein from noise" experiment (pure numpy + matplotlib).
+
+The figure is built on a bare :class:`matplotlib.figure.Figure` with a
+:class:`~matplotlib.backends.backend_agg.FigureCanvasAgg` canvas: no ``pyplot``, no global
+backend switch, nothing registered with a figure manager. It therefore works headless (CI, no
+display), inside notebooks (display the returned figure, or ``fig.savefig(...)``) and in
+long-running processes (the figure is garbage-collected like any object; nothing to close).
+Importing this module has no side effects.
+
+Layout of :func:`experiment_figure` (one row per item; rows whose data are absent are skipped)::
+
+    row 1  reference (title: its name and size) | CC-vs-N plot | other scalar attrs (clipped)
+    row 2  the first ``n_examples`` pure-noise images                  (``noise_examples``)
+    row 3  their cross-correlation maps with the reference, peak marked (``correlation_maps``)
+    row 4  the same images cyclically shifted into alignment            (``aligned_examples``)
+    row 5  the aligned average at each count, "N=<n>  CC=<cc>"          (``averages``, ``cc``)
+    row 6  the unaligned control average at each count                  (``unaligned_averages``)
+
+Contrast (display range) of each panel
+--------------------------------------
+* reference: its own min..max;
+* correlation maps: their own min..max (as ImageJ shows a 32-bit image);
+* noise examples, aligned examples, aligned averages and unaligned averages: **each image gets
+  its own symmetric window** ``mean ± CONTRAST_SIGMAS · std`` of that image (``CONTRAST_SIGMAS``
+  = 2.5; NaNs ignored; a constant image gets ``mean ± 1``). Averages of many noise images have a
+  tiny standard deviation (about ``1/sqrt(N)``), so a shared window would show them as flat grey;
+  the per-image window makes the faint structure of the aligned averages visible, and shows the
+  unaligned control for what it is: noise. Grey levels are therefore **not** comparable between
+  panels; the CC values in the titles are.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import textwrap
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["experiment_figure", "save_experiment_figure", "CONTRAST_SIGMAS"]
+
+#: Half-width, in standard deviations of the image itself, of the symmetric display window of the
+#: noise images and averages (see the module docstring).
+CONTRAST_SIGMAS = 2.5
+
+_REQUIRED = {
+    "reference": "the normalised reference image, dims (y, x)",
+    "averages": "the aligned averages, dims (count, y, x) with a 'count' coordinate",
+    "cc": "the Pearson CC of each average with the reference, dim (count)",
+}
+_EXAMPLE_ROWS = (
+    ("noise_examples", "noise", "pure-noise\nexamples"),
+    ("correlation_maps", "correlation", "cross-correlation\nwith reference"),
+    ("aligned_examples", "aligned", "aligned\nexamples"),
+)
+# attrs already shown in the suptitle or the reference title; others go to the info panel.
+_TITLE_ATTRS = {"seed", "n_images", "engine", "imagej_version", "reference_name"}
+
+_COL_W = 2.1  # inches per image column
+_ROW_H = 2.05  # inches per row
+_MIN_W = 7.6  # inches: room for the suptitle and the first row
+_SUPTITLE_H = 0.75  # inches
+_TITLE_SIZE = 9
+_LABEL_SIZE = 9
+_INFO_SIZE = 7.5
+
+
+# --------------------------------------------------------------------------------------------
+# validation and helpers
+# --------------------------------------------------------------------------------------------
+def _validate(result) -> None:
+    try:
+        import xarray as xr
+    except ImportError as exc:  # pragma: no cover - xarray is a dependency
+        raise ImportError("experiment_figure needs xarray (pip install xarray)") from exc
+    if not isinstance(result, xr.Dataset):
+        raise TypeError(
+            f"experiment_figure: expected an xarray.Dataset (the result of "
+            f"fiji_bridge.experiment.einstein_from_noise), got {type(result).__name__}."
+        )
+    for name, what in _REQUIRED.items():
+        if name not in result.data_vars:
+            raise ValueError(
+                f"experiment_figure: the result has no variable {name!r} ({what}); it has "
+                f"{sorted(map(str, result.data_vars))}. Fix: pass the Dataset returned by "
+                f"fiji_bridge.experiment.einstein_from_noise, or add {name!r} to it."
+            )
+    ref, avg, cc = result["reference"], result["averages"], result["cc"]
+    if ref.ndim != 2:
+        raise ValueError(
+            f"experiment_figure: 'reference' must be one 2-D image (y, x); it has dims {ref.dims}."
+        )
+    if avg.ndim != 3 or "count" not in avg.dims:
+        raise ValueError(
+            f"experiment_figure: 'averages' must have dims (count, y, x); it has {avg.dims}. "
+            f"Fix: name the stack dimension 'count'."
+        )
+    if "count" not in result.coords:
+        raise ValueError(
+            "experiment_figure: 'averages' has no 'count' coordinate (the number of images in "
+            "each average, used in the titles). Fix: result.assign_coords(count=[25, 100, ...])."
+        )
+    n_counts = avg.sizes["count"]
+    if n_counts < 1:
+        raise ValueError("experiment_figure: 'averages' is empty (count has length 0).")
+    img_shape = tuple(s for d, s in avg.sizes.items() if d != "count")
+    if img_shape != ref.shape:
+        raise ValueError(
+            f"experiment_figure: the averages have images of shape {img_shape} but the reference "
+            f"has shape {ref.shape}; they must match."
+        )
+    if cc.dims != ("count",) or cc.sizes["count"] != n_counts:
+        raise ValueError(
+            f"experiment_figure: 'cc' must have the single dim 'count' of length {n_counts} (one "
+            f"value per average); it has dims {cc.dims} and shape {cc.shape}."
+        )
+    if "unaligned_averages" in result.data_vars:
+        un = result["unaligned_averages"]
+        if un.ndim != 3 or "count" not in un.dims:
+            raise ValueError(
+                f"experiment_figure: 'unaligned_averages' must have dims (count, y, x); it has "
+                f"{un.dims}."
+            )
+    if "cc_unaligned" in result.data_vars:
+        ccu = result["cc_unaligned"]
+        if ccu.dims != ("count",):
+            raise ValueError(
+                f"experiment_figure: 'cc_unaligned' must have the single dim 'count'; it has "
+                f"{ccu.dims}."
+            )
+
+
+def _stack(da) -> np.ndarray:
+    """A (K, H, W) float64 array from a 3-D DataArray whose stack dim is 'count'/'example'."""
+    for dim in ("count", "example"):
+        if dim in da.dims:
+            da = da.transpose(dim, ...)
+            break
+    return np.asarray(da.values, dtype=np.float64)
+
+
+def _sym_window(img: np.ndarray) -> tuple[float, float]:
+    """``mean ± CONTRAST_SIGMAS * std`` of the image (NaN-aware; ``mean ± 1`` if constant)."""
+    finite = img[np.isfinite(img)]
+    if finite.size == 0:
+        return -1.0, 1.0
+    m, s = float(finite.mean()), float(finite.std())
+    if not s > 0:
+        s = 1.0 / CONTRAST_SIGMAS
+    return m - CONTRAST_SIGMAS * s, m + CONTRAST_SIGMAS * s
+
+
+def _show(ax, img: np.ndarray, *, title: str, label: str, window: str = "sym") -> None:
+    if window == "sym":
+        vmin, vmax = _sym_window(img)
+    else:  # min..max
+        finite = img[np.isfinite(img)]
+        vmin, vmax = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
+        if vmin == vmax:
+            vmin, vmax = vmin - 1.0, vmax + 1.0
+    ax.imshow(img, cmap="gray", vmin=vmin, vmax=vmax, interpolation="nearest", aspect="equal")
+    ax.set_xticks([])
+    ax.set_yticks([])
+    ax.set_title(title, fontsize=_TITLE_SIZE)
+    ax.set_label(label)
+
+
+def _fmt_cc(value) -> str:
+    return f"{float(value):.2f}"
+
+
+def _attr(attrs, key, default="n/a") -> str:
+    value = attrs.get(key)
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return default
+    if isinstance(value, np.generic):
+        value = value.item()
+    return str(value)
+
+
+def _shift_of(result, k: int, cmap_img: np.ndarray) -> tuple[int, int]:
+    """(dy, dx) of image k: from 'shifts' when present, else from the peak of the centred map."""
+    if "shifts" in result.data_vars:
+        sh = result["shifts"]
+        img_dim = "image" if "image" in sh.dims else sh.dims[0]
+        if sh.ndim == 2 and k < sh.sizes[img_dim]:
+            row = sh.isel({img_dim: k})
+            axis_dim = row.dims[0]
+            if axis_dim in row.coords and {"dy", "dx"} <= set(map(str, row[axis_dim].values)):
+                return int(row.sel({axis_dim: "dy"})), int(row.sel({axis_dim: "dx"}))
+            return int(row.values[0]), int(row.values[1])
+    h, w = cmap_img.shape
+    py, px = np.unravel_index(np.nanargmax(cmap_img), cmap_img.shape)
+    return int(py) - h // 2, int(px) - w // 2
+
+
+def _wrap_suptitle(text: str, fig_w: float) -> str:
+    """Break before the parenthesis (then anywhere) when the title is wider than the figure."""
+    chars = max(30, int(0.92 * fig_w * 72 / (12 * 0.55)))  # ~0.55 em per character at 12 pt
+    if len(text) <= chars:
+        return text
+    head, sep, tail = text.partition(" (")
+    parts = [head, "(" + tail] if sep else [text]
+    return "\n".join(line for part in parts for line in textwrap.wrap(part, chars))
+
+
+def _suptitle(result) -> str:
+    a = result.attrs
+    n_images = a.get("n_images")
+    if n_images is None:
+        n_images = int(np.max(result["count"].values))
+    return (
+        f"Einstein from noise — {n_images} pure-noise images aligned to the reference "
+        f"(seed {_attr(a, 'seed')}, engine {_attr(a, 'engine')}, "
+        f"ImageJ {_attr(a, 'imagej_version')})"
+    )
+
+
+def _cc_plot(ax, counts, cc, cc_un) -> None:
+    x = np.asarray(counts, dtype=np.float64)
+    ax.plot(x, cc, "o-", color="C0", lw=1.5, ms=4, label="aligned")
+    if cc_un is not None:
+        ax.plot(x, cc_un, "s--", color="C3", lw=1.2, ms=3.5, label="unaligned (control)")
+    ax.axhline(0.0, color="0.6", lw=0.8, zorder=0)
+    if x.size > 1 and np.all(x > 0) and x.max() / x.min() >= 10:
+        ax.set_xscale("log")
+    elif x.size <= 8:
+        ax.set_xticks(x)
+        ax.set_xticklabels([str(int(v)) for v in x])
+    finite = np.concatenate([np.ravel(cc), np.ravel(cc_un) if cc_un is not None else []])
+    finite = finite[np.isfinite(finite)]
+    lo = min(0.0, float(finite.min())) if finite.size else 0.0
+    hi = max(0.1, float(finite.max())) if finite.size else 1.0
+    pad = 0.08 * (hi - lo)
+    ax.set_ylim(lo - pad, min(1.0, hi + pad) if hi <= 1.0 else hi + pad)
+    ax.set_xlabel("N images averaged", fontsize=_LABEL_SIZE)
+    ax.set_ylabel("CC with reference", fontsize=_LABEL_SIZE)
+    ax.tick_params(labelsize=8)
+    ax.grid(True, which="major", color="0.9", lw=0.6)
+    ax.legend(fontsize=8, loc="best", frameon=False)
+    ax.set_title("Pearson CC vs N", fontsize=_TITLE_SIZE)
+    ax.set_label("cc_plot")
+
+
+def _info_text(result, max_chars: int, max_lines: int = 11) -> str:
+    """Scalar attrs not already in the titles, one ``key: value`` per line, clipped to fit."""
+    lines = []
+    for key, value in result.attrs.items():
+        if key in _TITLE_ATTRS or value is None:
+            continue
+        if isinstance(value, np.ndarray):
+            value = value.tolist() if value.size <= 4 else None
+        if isinstance(value, np.generic):
+            value = value.item()
+        if isinstance(value, (list, tuple)) and len(value) <= 4 and all(
+                isinstance(v, (str, int, float, bool, np.generic)) for v in value):
+            value = ",".join(str(v) for v in value)
+        if isinstance(value, float):
+            text = f"{value:.4g}"
+        elif isinstance(value, (str, int, bool)):
+            text = str(value)
+        else:  # dicts, long sequences, objects: see the Dataset / results.json
+            continue
+        line = f"{key}: {text}".replace("\n", " ")
+        if len(line) > max_chars:
+            line = line[:max_chars - 1] + "…"
+        lines.append(line)
+    if len(lines) > max_lines:
+        lines = lines[:max_lines - 1] + [f"(+{len(lines) - max_lines + 1} more)"]
+    return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------------------------
+# public API
+# --------------------------------------------------------------------------------------------
+def experiment_figure(result, *, n_examples: int = 4):
+    """One figure summarising an "Einstein from noise" run.
+
+    Parameters
+    ----------
+    result : xarray.Dataset
+        As returned by :func:`fiji_bridge.experiment.einstein_from_noise`. Required variables:
+        ``reference`` (y, x), ``averages`` (count, y, x) with a ``count`` coordinate, ``cc``
+        (count). Optional (their rows are skipped when absent): ``noise_examples``,
+        ``correlation_maps``, ``aligned_examples`` (example, y, x), ``shifts`` (image, axis)
+        with axis ["dy", "dx"], ``unaligned_averages`` (count, y, x), ``cc_unaligned`` (count).
+        Attributes used: ``seed``, ``n_images``, ``engine``, ``imagej_version``,
+        ``reference_name`` (``n/a`` when missing; ``n_images`` falls back to the largest count);
+        any other attributes are listed in a small text panel of the first row.
+    n_examples : int, default 4
+        How many example images (and their correlation maps) to show; at most the number stored
+        in the result. 0 skips the example rows.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        A figure with an Agg canvas attached, not registered with pyplot: save it with
+        ``fig.savefig(path)`` (or :func:`save_experiment_figure`), display it in a notebook by
+        evaluating it. Its size grows with the number of columns (``max(counts, examples)``)
+        and rows.
+
+    Notes
+    -----
+    * Image panels: grey colormap, equal aspect, no ticks. Every image axes carries a label
+      (``ax.get_label()``): ``"reference"``, ``"noise:<k>"``, ``"correlation:<k>"``,
+      ``"aligned:<k>"``, ``"average:<n>"``, ``"unaligned:<n>"``; the non-image axes are
+      ``"cc_plot"`` and ``"info"``.
+    * Display range: reference and correlation maps min..max; every noise image and every
+      average its own symmetric window ``mean ± CONTRAST_SIGMAS · std`` (2.5 σ) so the faint
+      structure of an average is visible whatever N (grey levels are not comparable across
+      panels; the CC values are).
+    * Correlation maps are drawn peak-centred (zero shift at ``(H//2, W//2)``), as ImageJ shows
+      them; the red circle marks the maximum of the displayed map and the title gives the shift
+      ``(dy, dx)`` from ``shifts`` (or, without ``shifts``, the offset of that maximum from the
+      centre).
+
+    Raises
+    ------
+    TypeError
+        If ``result`` is not an xarray.Dataset.
+    ValueError
+        If a required variable is missing (the message names it and the fix), if shapes or dims
+        are inconsistent, or if ``n_examples`` is not a non-negative integer.
+    """
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    _validate(result)
+    if (isinstance(n_examples, bool) or not isinstance(n_examples, (int, np.integer))
+            or n_examples < 0):
+        raise ValueError(
+            f"experiment_figure: n_examples must be an integer >= 0, got {n_examples!r}."
+        )
+    n_examples = int(n_examples)
+
+    ref = np.asarray(result["reference"].values, dtype=np.float64)
+    h, w = ref.shape
+    averages = _stack(result["averages"])
+    counts = [int(c) for c in result["averages"]["count"].values]
+    cc = np.asarray(result["cc"].sel(count=result["averages"]["count"]).values, dtype=np.float64)
+
+    unaligned = cc_un = None
+    un_counts: list[int] = []
+    if "unaligned_averages" in result.data_vars:
+        unaligned = _stack(result["unaligned_averages"])
+        un_counts = [int(c) for c in result["unaligned_averages"]["count"].values]
+        if "cc_unaligned" in result.data_vars:
+            try:
+                cc_un = np.asarray(
+                    result["cc_unaligned"].sel(count=result["unaligned_averages"]["count"]).values,
+                    dtype=np.float64,
+                )
+            except KeyError:  # counts that do not match: titles without CC
+                cc_un = None
+    cc_un_plot = None
+    if "cc_unaligned" in result.data_vars:
+        ccu_da = result["cc_unaligned"]
+        if list(map(int, ccu_da["count"].values)) == counts:
+            cc_un_plot = np.asarray(ccu_da.values, dtype=np.float64)
+
+    example_rows = []
+    for var, key, row_label in _EXAMPLE_ROWS:
+        if n_examples and var in result.data_vars and result[var].ndim == 3:
+            stack = _stack(result[var])[:n_examples]
+            if len(stack):
+                example_rows.append((var, key, row_label, stack))
+
+    n_ex_cols = max((len(r[3]) for r in example_rows), default=0)
+    ncols = max(len(counts), len(un_counts), n_ex_cols, 3)
+    nrows = 1 + len(example_rows) + 1 + (unaligned is not None)
+
+    col_w = max(_COL_W, _MIN_W / ncols)
+    fig_w = col_w * ncols
+    fig_h = _ROW_H * nrows + _SUPTITLE_H
+    fig = Figure(figsize=(fig_w, fig_h), layout="constrained")
+    FigureCanvasAgg(fig)
+    # Two subfigures, so that the axis labels of the CC plot do not widen the image columns.
+    top, bottom = fig.subfigures(2, 1, height_ratios=[1, nrows - 1])
+    top.set_label("overview")
+    bottom.set_label("images")
+
+    # ---- row 1: reference | CC plot | info ---------------------------------------------------
+    plot_span = ncols - 1 if ncols < 4 else min(ncols - 2, 3)
+    info_w = (ncols - 1 - plot_span) * col_w  # inches
+    max_chars = int(info_w * 72 / (_INFO_SIZE * 0.62)) - 3  # monospace ~0.6 em per character
+    info = _info_text(result, max_chars=max_chars) if info_w else ""
+    if not info:
+        plot_span = ncols - 1
+    widths = [1.0, plot_span] + ([ncols - 1 - plot_span] if ncols - 1 - plot_span else [])
+    gs_top = top.add_gridspec(1, len(widths), width_ratios=widths)
+    ax = top.add_subplot(gs_top[0, 0])
+    ref_name = _attr(result.attrs, "reference_name", "reference")
+    _show(ax, ref, title=f"reference: {ref_name}\n({h}×{w}, normalised)", label="reference",
+          window="minmax")
+    _cc_plot(top.add_subplot(gs_top[0, 1]), counts, cc, cc_un_plot)
+    if len(widths) == 3:
+        ax = top.add_subplot(gs_top[0, 2])
+        ax.set_axis_off()
+        ax.set_label("info")
+        ax.text(0.04, 0.98, "run parameters\n" + info, transform=ax.transAxes, va="top",
+                ha="left", fontsize=_INFO_SIZE, family="monospace", linespacing=1.35)
+
+    gs = bottom.add_gridspec(nrows - 1, ncols)
+    # ---- rows 2-4: examples -------------------------------------------------------------------
+    row = 0
+    for var, key, row_label, stack in example_rows:
+        for k, img in enumerate(stack):
+            ax = bottom.add_subplot(gs[row, k])
+            if key == "noise":
+                _show(ax, img, title=f"noise #{k}", label=f"noise:{k}")
+            elif key == "aligned":
+                _show(ax, img, title=f"aligned #{k}", label=f"aligned:{k}")
+            else:
+                dy, dx = _shift_of(result, k, img)
+                _show(ax, img, title=f"#{k}  (dy, dx)=({dy}, {dx})",
+                      label=f"correlation:{k}", window="minmax")
+                if np.isfinite(img).any():
+                    py, px = np.unravel_index(np.nanargmax(img), img.shape)
+                    ax.plot([px], [py], "o", ms=7, mfc="none", mec="red", mew=1.3)
+                    ax.set_xlim(-0.5, img.shape[1] - 0.5)
+                    ax.set_ylim(img.shape[0] - 0.5, -0.5)
+            if k == 0:
+                ax.set_ylabel(row_label, fontsize=_LABEL_SIZE)
+        row += 1
+
+    # ---- row 5: aligned averages --------------------------------------------------------------
+    for j, (n, img, c) in enumerate(zip(counts, averages, cc)):
+        ax = bottom.add_subplot(gs[row, j])
+        _show(ax, img, title=f"N={n}  CC={_fmt_cc(c)}", label=f"average:{n}")
+        if j == 0:
+            ax.set_ylabel("aligned\naverages", fontsize=_LABEL_SIZE)
+    row += 1
+
+    # ---- row 6: unaligned control -------------------------------------------------------------
+    if unaligned is not None:
+        for j, (n, img) in enumerate(zip(un_counts, unaligned)):
+            ax = bottom.add_subplot(gs[row, j])
+            title = f"N={n} unaligned"
+            if cc_un is not None:
+                title += f" CC={_fmt_cc(cc_un[j])}"
+            _show(ax, img, title=title, label=f"unaligned:{n}")
+            if j == 0:
+                ax.set_ylabel("unaligned\ncontrol", fontsize=_LABEL_SIZE)
+
+    # ---- suptitle, wrapped to the figure width -------------------------------------------------
+    fig.suptitle(_wrap_suptitle(_suptitle(result), fig_w), fontsize=12)
+    return fig
+
+
+def save_experiment_figure(result, path, *, dpi: float = 120, n_examples: int = 4) -> Path:
+    """Render :func:`experiment_figure` and write it as a PNG, atomically.
+
+    The PNG is written to a hidden temporary file in the destination folder, flushed and
+    fsynced, then moved over ``path`` with :func:`os.replace`: readers never see a partial file,
+    and an existing file is replaced only by a complete one. On error the temporary file is
+    removed and ``path`` is left as it was. Missing parent folders are created. The file gets
+    the usual permissions (0o666 minus the umask).
+
+    Parameters
+    ----------
+    result : xarray.Dataset
+        See :func:`experiment_figure`.
+    path : str or os.PathLike
+        Destination; must end in ``.png``.
+    dpi : float, default 120
+        Resolution; the PNG is ``figure size in inches × dpi`` pixels (no tight bounding box).
+    n_examples : int, default 4
+        See :func:`experiment_figure`.
+
+    Returns
+    -------
+    pathlib.Path
+        ``path`` as a Path.
+    """
+    path = Path(path)
+    if path.suffix.lower() != ".png":
+        raise ValueError(
+            f"save_experiment_figure writes PNG; the path must end in '.png', got {str(path)!r}."
+        )
+    if isinstance(dpi, bool) or not isinstance(dpi, (int, float, np.integer, np.floating)) or not (
+        np.isfinite(dpi) and dpi > 0
+    ):
+        raise ValueError(f"save_experiment_figure: dpi must be a positive number, got {dpi!r}.")
+    fig = experiment_figure(result, n_examples=n_examples)
+    folder = path.parent
+    folder.mkdir(parents=True, exist_ok=True)
+    tmp = folder / f".{path.name}.{secrets.token_hex(6)}.tmp"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fig.savefig(fh, format="png", dpi=float(dpi))
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+    return path
