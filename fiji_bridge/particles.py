@@ -1,0 +1,463 @@
+r"""Real particle images: load a stack, match it to the reference, compare with pure noise.
+
+A cryo-EM user who suspects template bias in their own data runs the same alignment on their
+particles and on the same number of pure-noise images (:func:`compare_with_noise`): if the
+average of the aligned particles does not resemble the reference clearly more than the average
+of aligned noise does, the resemblance may well come from the reference ("Einstein from noise").
+
+Pure numpy / ``mrcfile`` / ``tifffile`` / scikit-image; no Java.
+
+Normalisation
+-------------
+Every particle ``x`` is normalised on its own, as the reference is by ImageJ
+(:mod:`fiji_bridge.reference`, ``v = (v - mean) / stdev`` with ImageJ's *sample* standard
+deviation):
+
+.. math::
+
+    \hat x[p] = \frac{x[p] - \bar x}{s}, \qquad
+    s = \sqrt{\frac{1}{HW - 1} \sum_p (x[p] - \bar x)^2} \quad (\text{ddof} = 1),
+
+computed in float64 and returned as float32. (The alignment itself does not depend on the
+particles' offset or scale; the normalisation makes their averages comparable with averages of
+N(0, 1) noise.)
+
+Command line
+------------
+The ``run`` command takes ``--particles FILE`` (an MRC/MRCS or TIFF stack) and
+``--resample-particles``; wire them as::
+
+    particles = load_particles(args.particles)                     # no resampling here
+    particles = check_particles_match(particles, reference.image.shape,
+                                      allow_resample=args.resample_particles)
+    result = compare_with_noise(particles, reference.image, seed=seed)
+
+:func:`check_particles_match` raises a :class:`ValueError` whose message names the flags, e.g.
+``particles are 100x100 but the reference is 128x128: pass --size 100 to match the reference to
+them, or --resample-particles to resample the particles to 128x128``.
+"""
+
+from __future__ import annotations
+
+import numbers
+import os
+from pathlib import Path
+
+import numpy as np
+
+from fiji_bridge.align import align_to_reference
+from fiji_bridge.metrics import pearson_cc
+from fiji_bridge.noise import noise_images
+
+__all__ = [
+    "PARTICLE_FORMATS",
+    "check_particles_match",
+    "compare_with_noise",
+    "load_particles",
+    "resample_particles",
+]
+
+#: File extensions (lower case) understood by :func:`load_particles`, and their format.
+PARTICLE_FORMATS = {".mrc": "mrc", ".mrcs": "mrc", ".tif": "tiff", ".tiff": "tiff"}
+
+#: Smallest side of the reference accepted by ``--size`` (``fiji_bridge.reference.MIN_SIZE``;
+#: kept here as a literal so that this module does not import the ImageJ layer).
+_REFERENCE_MIN_SIZE = 8
+
+#: Images normalised per float64 block (bounds the temporary memory of big stacks).
+_BLOCK = 256
+
+
+# --------------------------------------------------------------------------------------------
+# helpers
+# --------------------------------------------------------------------------------------------
+def _check_size(size) -> int | None:
+    if size is None:
+        return None
+    if isinstance(size, (bool, np.bool_)) or not isinstance(size, numbers.Integral) or size < 2:
+        raise ValueError(
+            f"size must be an integer >= 2 (the side of the square particles), got {size!r}; "
+            "pass e.g. size=128, or size=None to keep the particles as they are"
+        )
+    return int(size)
+
+
+def _check_shape(shape, name: str) -> tuple[int, int]:
+    try:
+        dims = tuple(shape)
+    except TypeError:
+        dims = ()
+    if len(dims) != 2 or not all(
+        isinstance(d, numbers.Integral) and not isinstance(d, (bool, np.bool_)) and d >= 2
+        for d in dims
+    ):
+        raise ValueError(f"{name} must be a pair (H, W) of integers >= 2, got {shape!r}")
+    return int(dims[0]), int(dims[1])
+
+
+def _as_particle_stack(particles, name: str = "particles") -> np.ndarray:
+    arr = np.asarray(particles)
+    if arr.dtype == np.bool_ or not (
+        np.issubdtype(arr.dtype, np.integer) or np.issubdtype(arr.dtype, np.floating)
+    ):
+        raise ValueError(f"{name} must hold real numbers, got dtype {arr.dtype}")
+    if arr.ndim == 2:
+        arr = arr[np.newaxis]
+    if arr.ndim != 3 or arr.shape[0] < 1 or min(arr.shape[1:]) < 2:
+        raise ValueError(
+            f"{name} must be a stack (N, H, W) with N >= 1 (or one image (H, W)), got shape "
+            f"{np.shape(particles)}"
+        )
+    return arr
+
+
+def _normalise(stack: np.ndarray, source: str) -> np.ndarray:
+    """Per-image mean 0, sample sd 1 (float32 result); errors name the 0-based index."""
+    out = np.empty(stack.shape, dtype=np.float32)
+    npix = stack.shape[1] * stack.shape[2]
+    for i0 in range(0, stack.shape[0], _BLOCK):
+        block = np.asarray(stack[i0 : i0 + _BLOCK], dtype=np.float64)
+        finite = np.isfinite(block).reshape(block.shape[0], -1).all(axis=1)
+        if not finite.all():
+            bad = i0 + int(np.flatnonzero(~finite)[0])
+            raise ValueError(
+                f"particle {bad} (0-based; slice {bad + 1} in ImageJ) of {source} contains NaN "
+                "or infinite values; repair or remove that image"
+            )
+        mean = block.mean(axis=(1, 2), keepdims=True)
+        block -= mean
+        sd = np.sqrt((block * block).sum(axis=(1, 2), keepdims=True) / (npix - 1))
+        flat = sd.ravel() <= 1e-12 * np.maximum(1.0, np.abs(mean.ravel()))
+        if flat.any():
+            bad = i0 + int(np.flatnonzero(flat)[0])
+            raise ValueError(
+                f"particle {bad} (0-based; slice {bad + 1} in ImageJ) of {source} is constant "
+                "(standard deviation 0), so it cannot be normalised; remove it from the stack"
+            )
+        out[i0 : i0 + block.shape[0]] = block / sd
+    return out
+
+
+def _centre_crop(image: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """Largest centred region of ``image`` with the aspect ratio of ``shape``.
+
+    For a square ``shape`` this is the centred square of side ``min(H, W)`` at offset
+    ``((H - side) // 2, (W - side) // 2)``, the rule :mod:`fiji_bridge.reference` uses.
+    """
+    H, W = image.shape
+    h, w = shape
+    if H * w > W * h:  # too tall: keep the full width
+        ch, cw = max(1, round(W * h / w)), W
+    else:  # too wide (or exact): keep the full height
+        ch, cw = H, max(1, round(H * w / h))
+    y0, x0 = (H - ch) // 2, (W - cw) // 2
+    return image[y0 : y0 + ch, x0 : x0 + cw]
+
+
+# --------------------------------------------------------------------------------------------
+# resampling
+# --------------------------------------------------------------------------------------------
+def resample_particles(particles, shape) -> np.ndarray:
+    """Centre-crop and resize particles to ``shape``, then normalise each one.
+
+    For each image: crop the largest centred region with the aspect ratio of ``shape`` (the
+    centred square ``min(H, W)`` x ``min(H, W)`` for a square ``shape``), resize it with
+    ``skimage.transform.resize(crop, shape, order=1, anti_aliasing=True, preserve_range=True)``
+    (bilinear; a Gaussian pre-filter of sigma ``(factor - 1) / 2`` when downsizing), then
+    normalise to mean 0, sample sd 1 (module docstring). Images already of ``shape`` are only
+    normalised.
+
+    Parameters
+    ----------
+    particles : array_like
+        ``(N, H, W)`` real images (``(H, W)`` is one image).
+    shape : tuple of int
+        Target ``(h, w)``, each >= 2.
+
+    Returns
+    -------
+    numpy.ndarray
+        float32 ``(N, h, w)``.
+
+    Raises
+    ------
+    ValueError
+        Bad ``shape``, a non-real or non-finite input, or a constant image (named by index).
+    """
+    from skimage.transform import resize
+
+    shape = _check_shape(shape, "shape")
+    stack = _as_particle_stack(particles)
+    if stack.shape[1:] == shape:
+        return _normalise(stack, "the particles")
+    out = np.empty((stack.shape[0],) + shape, dtype=np.float64)
+    for i in range(stack.shape[0]):
+        crop = _centre_crop(np.asarray(stack[i], dtype=np.float64), shape)
+        if not np.isfinite(crop).all():
+            raise ValueError(
+                f"particle {i} (0-based; slice {i + 1} in ImageJ) of the particles contains NaN "
+                "or infinite values; repair or remove that image"
+            )
+        out[i] = resize(crop, shape, order=1, anti_aliasing=True, preserve_range=True)
+    return _normalise(out, "the resampled particles")
+
+
+# --------------------------------------------------------------------------------------------
+# loading
+# --------------------------------------------------------------------------------------------
+def _read_mrc(path: Path) -> np.ndarray:
+    import mrcfile
+
+    try:
+        with mrcfile.open(path, mode="r", permissive=False) as mrc:
+            data = np.array(mrc.data)
+            mode = int(mrc.header.mode)
+    except (ValueError, OSError, EOFError) as exc:
+        raise ValueError(
+            f"cannot read {path} as an MRC file: {exc}. The file is corrupt, truncated or not "
+            "an MRC file; re-export the particle stack (e.g. with mrcfile or RELION)"
+        ) from None
+    if np.iscomplexobj(data):
+        raise ValueError(
+            f"{path} holds complex (Fourier-space) data (MRC mode {mode}); particles must be "
+            "real-space images"
+        )
+    if data.ndim == 2:
+        return data[np.newaxis]
+    if data.ndim == 3:
+        return data
+    raise ValueError(
+        f"{path} holds an MRC array of shape {data.shape} (a stack of volumes); particles must "
+        "be a stack of 2-D images (N, H, W)"
+    )
+
+
+def _read_tiff(path: Path) -> np.ndarray:
+    import tifffile
+
+    try:
+        with tifffile.TiffFile(path) as tif:
+            shapes = [tuple(series.shape) for series in tif.series]
+            axes = tif.series[0].axes if len(shapes) == 1 else ""
+            data = tif.series[0].asarray() if len(shapes) == 1 else None
+    except (ValueError, OSError, EOFError) as exc:  # tifffile.TiffFileError is a ValueError
+        raise ValueError(
+            f"cannot read {path} as a TIFF stack: {exc}. The file is corrupt, truncated or not "
+            "a TIFF file; re-save it, e.g. with tifffile.imwrite or ImageJ's File > Save As > Tiff"
+        ) from None
+    if data is None:
+        raise ValueError(
+            f"{path} holds {len(shapes)} image series of shapes {shapes}, not one stack of "
+            "equally sized images; save the particles as one (N, H, W) stack"
+        )
+    if "Y" not in axes or "X" not in axes or axes[-2:] != "YX":
+        raise ValueError(
+            f"{path} has axes {axes!r} and shape {data.shape}: not a stack of grey-level "
+            "images (an RGB image has its colour samples last, 'YXS'); convert the particles "
+            "to 32-bit grey and save them as an (N, H, W) stack"
+        )
+    if data.dtype == np.bool_ or not (
+        np.issubdtype(data.dtype, np.integer) or np.issubdtype(data.dtype, np.floating)
+    ):
+        raise ValueError(f"{path} holds {data.dtype} pixels; particles must be real numbers")
+    # every axis before Y, X (Z, T, C, Q, planar S, ...) is a stack axis, in file order
+    return data.reshape((-1,) + data.shape[-2:])
+
+
+def load_particles(path, *, size=None) -> np.ndarray:
+    """Load a particle stack and normalise every particle (mean 0, sample sd 1).
+
+    Formats (by extension, case-insensitive, see :data:`PARTICLE_FORMATS`):
+
+    * ``.mrc``, ``.mrcs`` -- read with ``mrcfile.open(path, permissive=False)``; a 3-D array is
+      ``N`` images whatever the header's space group says (image stack or volume), a 2-D one is
+      ``N = 1``.
+    * ``.tif``, ``.tiff`` -- read with ``tifffile``; all axes before ``Y, X`` (ImageJ's slices,
+      frames, channels...) are flattened, in file order, into the stack axis, a single image is
+      ``N = 1``. A colour (RGB) TIFF is refused.
+
+    Each particle is then normalised to mean 0 and sample standard deviation 1 (``ddof = 1``,
+    as ImageJ normalises the reference; see the module docstring), in float64, returned as
+    float32.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The particle file.
+    size : int, optional
+        If given, every image that is not ``size`` x ``size`` is **resampled**: centre-cropped
+        to a square of side ``min(H, W)`` and resized to ``size`` x ``size`` with
+        ``skimage.transform.resize(order=1, anti_aliasing=True)`` (see
+        :func:`resample_particles`), before the normalisation. If None (default) the images are
+        returned at their own size; a caller that needs another size checks it
+        (:func:`check_particles_match`) and raises.
+
+    Returns
+    -------
+    numpy.ndarray
+        float32 ``(N, H, W)`` (``(N, size, size)`` with ``size``).
+
+    Raises
+    ------
+    FileNotFoundError
+        The file does not exist.
+    ValueError
+        Unknown extension, a directory, a corrupt/truncated MRC or TIFF file, a file that is not
+        a stack of 2-D grey-level images, complex data, an empty stack, a bad ``size``, or a
+        constant or non-finite particle (named by its 0-based index and its ImageJ slice
+        number).
+    """
+    size = _check_size(size)
+    p = Path(os.fspath(path))
+    if not p.exists():
+        raise FileNotFoundError(
+            f"particle file {p} does not exist; check the path given to --particles"
+        )
+    if p.is_dir():
+        raise ValueError(f"{p} is a directory; --particles takes one MRC/MRCS or TIFF stack file")
+    fmt = PARTICLE_FORMATS.get(p.suffix.lower())
+    if fmt is None:
+        raise ValueError(
+            f"unknown particle file extension {p.suffix!r} for {p}: use an MRC stack "
+            "(.mrc, .mrcs) or a TIFF stack (.tif, .tiff)"
+        )
+    data = _read_mrc(p) if fmt == "mrc" else _read_tiff(p)
+    if data.shape[0] == 0 or min(data.shape[1:]) < 2:
+        raise ValueError(
+            f"{p} holds an array of shape {data.shape}: no particles of at least 2 x 2 pixels"
+        )
+    if size is not None and data.shape[1:] != (size, size):
+        return resample_particles(data, (size, size))
+    return _normalise(data, str(p))
+
+
+def check_particles_match(particles, reference_shape, *, allow_resample: bool) -> np.ndarray:
+    """Make sure the particles have the reference's shape, or say which flag fixes it.
+
+    Parameters
+    ----------
+    particles : array_like
+        ``(N, H, W)`` particles, e.g. from :func:`load_particles`.
+    reference_shape : tuple of int
+        ``(h, w)`` of the reference (``reference.image.shape``).
+    allow_resample : bool
+        The ``--resample-particles`` flag: if True, particles of another shape are resampled to
+        ``reference_shape`` (:func:`resample_particles`: centre crop to the reference's aspect
+        ratio, bilinear resize with anti-aliasing, per-image normalisation).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``particles`` unchanged (the same array) when the shapes match, else the resampled
+        float32 ``(N, h, w)`` stack.
+
+    Raises
+    ------
+    ValueError
+        Shapes differ and ``allow_resample`` is False. The message is written for the command
+        line, e.g. ``particles are 100x100 but the reference is 128x128: pass --size 100 to
+        match the reference to them, or --resample-particles to resample the particles to
+        128x128``. Non-square particles (or particles smaller than the smallest ``--size``, 8)
+        only get the ``--resample-particles`` advice.
+    """
+    if not isinstance(allow_resample, (bool, np.bool_)):
+        raise ValueError(
+            f"allow_resample must be True or False, got {allow_resample!r} "
+            "(the --resample-particles flag)"
+        )
+    h, w = _check_shape(reference_shape, "reference_shape")
+    stack = _as_particle_stack(particles)
+    H, W = stack.shape[1:]
+    if (H, W) == (h, w):
+        return particles if isinstance(particles, np.ndarray) and particles.ndim == 3 else stack
+    if allow_resample:
+        return resample_particles(stack, (h, w))
+    resample = f"--resample-particles to resample the particles to {h}x{w}"
+    if H != W:
+        advice = (
+            f"the particles are not square, so --size cannot match them; pass {resample} "
+            "(centre-cropped to squares first)"
+        )
+    elif H < _REFERENCE_MIN_SIZE:
+        advice = f"pass {resample} (--size must be >= {_REFERENCE_MIN_SIZE})"
+    else:
+        advice = f"pass --size {H} to match the reference to them, or {resample}"
+    raise ValueError(f"particles are {H}x{W} but the reference is {h}x{w}: {advice}")
+
+
+# --------------------------------------------------------------------------------------------
+# particles versus noise
+# --------------------------------------------------------------------------------------------
+def compare_with_noise(particles, reference, *, seed, workers=None) -> dict:
+    r"""Align the particles and the same number of pure-noise images to the reference.
+
+    With ``N`` particles ``x_i`` and the noise ``n_i`` = ``noise_images(seed, 0, N, (H, W))``
+    (i.i.d. N(0, 1) pixels), both aligned by :func:`fiji_bridge.align.align_to_reference`
+    (``a_i = roll(x_i, -d_i)``, ``d_i = argmax_d sum_p x_i[p + d] r[p]``):
+
+    .. math::
+
+        \bar x = \frac1N \sum_i \mathrm{roll}(x_i, -d_i), \qquad
+        \bar n = \frac1N \sum_i \mathrm{roll}(n_i, -d'_i),
+
+    and returns ``CC(x̄, r)`` and ``CC(n̄, r)`` (Pearson). ``CC(n̄, r)`` is the correlation that
+    template bias alone produces with this many images; particles that really contain the
+    reference give a clearly higher ``CC(x̄, r)``. The particles should be normalised like the
+    noise (:func:`load_particles` does it) so that the two averages have comparable contrast.
+
+    Parameters
+    ----------
+    particles : array_like
+        ``(N, H, W)`` real images (``(H, W)`` is one), of the reference's shape.
+    reference : array_like
+        ``(H, W)`` real, finite, non-constant reference.
+    seed : int
+        Seed of the noise (:func:`fiji_bridge.noise.noise_images`).
+    workers : int, optional
+        Threads for the FFTs.
+
+    Returns
+    -------
+    dict
+        ``cc_particles`` (float), ``cc_noise`` (float), ``average_particles`` and
+        ``average_noise`` (float64 ``(H, W)``), ``mean_peak_particles`` and
+        ``mean_peak_noise`` (mean correlation peak, float), ``n_images`` (int), ``seed`` (int).
+
+    Raises
+    ------
+    ValueError
+        Particles and reference of different shapes (resample with
+        :func:`resample_particles` or :func:`load_particles` ``size=``), a constant reference
+        or average, non-finite input.
+    """
+    if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, numbers.Integral) or seed < 0:
+        raise ValueError(f"seed must be a non-negative integer, got {seed!r}; pass e.g. seed=0")
+    stack = _as_particle_stack(particles)
+    ref = np.asarray(reference)
+    if ref.ndim != 2:
+        raise ValueError(f"reference must be one 2-D image (H, W), got shape {ref.shape}")
+    if stack.shape[1:] != ref.shape:
+        raise ValueError(
+            f"particles are {stack.shape[1]}x{stack.shape[2]} but the reference is "
+            f"{ref.shape[0]}x{ref.shape[1]}; resample them with "
+            "resample_particles(particles, reference.shape) or load_particles(path, size=...)"
+        )
+    n = stack.shape[0]
+    out: dict = {"n_images": int(n), "seed": int(seed)}
+    for key, images in (
+        ("particles", stack),
+        ("noise", lambda i0, i1: noise_images(seed, i0, i1, ref.shape)),
+    ):
+        total = np.zeros(ref.shape, dtype=np.float64)
+        peak_sum = 0.0
+        for i0 in range(0, n, _BLOCK):
+            i1 = min(i0 + _BLOCK, n)
+            block = images(i0, i1) if callable(images) else images[i0:i1]
+            res = align_to_reference(block, ref, workers=workers)
+            total += res.aligned.sum(axis=0, dtype=np.float64)
+            peak_sum += float(np.sum(res.peaks, dtype=np.float64))
+        average = total / n
+        out[f"average_{key}"] = average
+        out[f"mean_peak_{key}"] = peak_sum / n
+        out[f"cc_{key}"] = float(pearson_cc(average, ref))
+    return out
