@@ -8,6 +8,8 @@ from collections.abc import Sequence
 
 __all__ = ["main"]
 
+DEFAULT_COUNTS_TEXT = "25,100,500,1000"
+
 
 def _add_imagej_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
@@ -38,7 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--reference", metavar="PATH", default=None,
                      help="image file ImageJ opens (default: bundled public-domain portrait)")
     run.add_argument("--size", type=int, default=128, help="reference side in pixels (>= 8)")
-    run.add_argument("--counts", default="25,100,500,1000",
+    run.add_argument("--counts", default=DEFAULT_COUNTS_TEXT,
                      help="comma-separated numbers of images to average (default 25,100,500,1000)")
     run.add_argument("--seed", type=int, default=None, help="noise seed (default 2013)")
     run.add_argument("--engine", choices=("numpy", "imagej"), default="numpy",
@@ -49,6 +51,17 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--save-stacks", action="store_true",
                      help="also write the full noise and aligned stacks")
     run.add_argument("--force", action="store_true", help="overwrite existing output files")
+    controls = run.add_argument_group("controls and your own data")
+    controls.add_argument("--control-reference", metavar="PATH", default=None,
+                          help="also align the same noise to this other reference")
+    controls.add_argument("--classes", metavar="PATH", nargs="+", default=(),
+                          help="multi-reference classification against the reference and these")
+    controls.add_argument("--rotation-step", metavar="DEG", type=float, default=None,
+                          help="rotation + translation alignment, in-plane angles at this step")
+    controls.add_argument("--particles", metavar="FILE", default=None,
+                          help="your images (MRC/MRCS or TIFF stack) instead of pure noise")
+    controls.add_argument("--resample-particles", action="store_true",
+                          help="resample particles to the reference size when they differ")
     _add_imagej_options(run)
     run.set_defaults(handler=_run)
     return parser
@@ -70,9 +83,23 @@ def _run(args: argparse.Namespace) -> int:
     from fiji_bridge import experiment, io
 
     counts = experiment.check_counts(_parse_counts(args.counts))
+    particles = None
+    if args.particles is not None:
+        from fiji_bridge import particles as particle_io
+
+        particles = particle_io.load_particles(args.particles)
+        if args.resample_particles:
+            particles = particle_io.resample_particles(particles, (args.size, args.size))
+        else:
+            particle_io.check_particles_match(particles, (args.size, args.size),
+                                              allow_resample=False)
+        if args.counts == DEFAULT_COUNTS_TEXT:  # default counts: those the particles allow
+            counts = tuple(c for c in counts if c < len(particles)) + (len(particles),)
     if args.examples < 0:
         raise ValueError(f"--examples {args.examples} must be >= 0.")
     names = list(io.RUN_FILES) + (list(io.STACK_FILES) if args.save_stacks else [])
+    if args.control_reference or args.classes or args.rotation_step is not None:
+        names += list(io.CONTROL_FILES)
     output = io.output_directory(args.out, names, force=args.force)  # checked before work
     seed = experiment.DEFAULT_SEED if args.seed is None else args.seed
     with tqdm(total=counts[-1], desc="aligning", unit="img", file=sys.stderr,
@@ -83,7 +110,9 @@ def _run(args: argparse.Namespace) -> int:
         data = experiment.einstein_from_noise(
             args.reference, size=args.size, counts=counts, seed=seed, engine=args.engine,
             examples=args.examples, imagej_location=args.imagej, display=args.display,
-            keep_stacks=args.save_stacks, progress=progress)
+            keep_stacks=args.save_stacks, progress=progress, particles=particles,
+            control_reference=args.control_reference, class_references=args.classes,
+            rotation_step=args.rotation_step)
     with output as directory:
         io.write_run_outputs(data, directory, save_stacks=args.save_stacks)
     _print_summary(data, output.out)
@@ -104,6 +133,25 @@ def _print_summary(data, out) -> None:
         print(f"{int(n):>6}   {cc:>20.3f}   {cc0:>22.3f}")
     print(f"shifts: dy mean {attrs['shift_dy']['mean']:.2f} sd {attrs['shift_dy']['std']:.1f}, "
           f"dx mean {attrs['shift_dx']['mean']:.2f} sd {attrs['shift_dx']['std']:.1f}")
+    if "particles_vs_noise" in attrs:
+        comparison = attrs["particles_vs_noise"]
+        print(f"your particles: CC(average, reference) = {comparison['cc_particles']:.3f}; the "
+              f"same count of pure noise gives {comparison['cc_pure_noise']:.3f}")
+    if "control_other_reference" in attrs:
+        other = attrs["control_other_reference"]
+        print(f"control: aligned to {other['name']}, the average correlates "
+              f"{other['cc_with_other']:.3f} with it and {other['cc_with_reference']:.3f} "
+              "with the reference")
+    if "control_classification" in attrs:
+        classes = attrs["control_classification"]
+        own = [row[k] for k, row in enumerate(classes["cross_cc"])]
+        print("control: classification sizes " + ", ".join(
+            f"{name}={size} (CC own {cc:.2f})"
+            for name, size, cc in zip(classes["references"], classes["class_sizes"], own)))
+    if "control_rotation" in attrs:
+        rotation = attrs["control_rotation"]
+        print(f"control: rotation+translation (step {rotation['angle_step']:g} deg) "
+              f"CC {rotation['cc']:.3f}")
     print(f"wrote {out}/ (figure.png, results.json, averages.tif, ...)")
 
 

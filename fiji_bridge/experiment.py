@@ -74,6 +74,10 @@ def einstein_from_noise(
     display: str = "auto",
     keep_stacks: bool = False,
     progress: Callable[[int, int], None] | None = None,
+    particles: np.ndarray | None = None,
+    control_reference: str | os.PathLike | np.ndarray | None = None,
+    class_references: Sequence[Any] = (),
+    rotation_step: float | None = None,
 ) -> xr.Dataset:
     """Align pure-noise images to a reference and average them, as in the blog.
 
@@ -99,6 +103,18 @@ def einstein_from_noise(
         Also return the full ``noise`` and ``aligned`` stacks.
     progress : callable, optional, keyword-only
         ``progress(done, total)`` during alignment.
+    particles : (N, H, W) array, optional, keyword-only
+        The user's images (normalised per image, e.g. by
+        :func:`fiji_bridge.particles.load_particles`) replace the pure noise; the same count of
+        pure noise is aligned too, for comparison (``attrs["particles_vs_noise"]``).
+    control_reference : path or array, optional, keyword-only
+        Control: align the same noise to this other reference; its average follows the
+        reference it was aligned to, not the data.
+    class_references : sequence of paths or arrays, keyword-only
+        Control: multi-reference classification of the same noise against the reference plus
+        these; class sizes and class averages.
+    rotation_step : float, optional, keyword-only
+        Control: rotation + translation alignment with in-plane angles at this step (degrees).
 
     Returns
     -------
@@ -124,11 +140,21 @@ def einstein_from_noise(
     if engine not in ENGINES:
         raise ValueError(f"engine={engine!r} is not one of {ENGINES}. Fix: --engine numpy.")
     counts = check_counts(counts)
+    if particles is not None:
+        particles = np.asarray(particles, dtype=np.float32)
+        if n_images is not None and int(n_images) != len(particles):
+            raise ValueError("n_images must equal the number of particles (or be left out).")
+        n_images = len(particles)
     total = counts[-1] if n_images is None else int(n_images)
     if total < counts[-1]:
         raise ValueError(
             f"count {counts[-1]} is larger than the number of noise images ({total}). Fix: "
             "lower --counts or raise the number of images."
+        )
+    if rotation_step is not None and not 0 < float(rotation_step) <= 180:
+        raise ValueError(
+            f"rotation step {rotation_step!r}: the angle step must be in (0, 180] degrees. "
+            "Fix: e.g. --rotation-step 10."
         )
     if isinstance(examples, bool) or int(examples) < 0:
         raise ValueError(f"examples={examples!r} must be >= 0.")
@@ -145,7 +171,18 @@ def einstein_from_noise(
     ref: Reference = prepare_reference(reference, size=size)
     timings["reference_s"] = time.perf_counter() - started
     shape = ref.image.shape
+    controls_asked = (control_reference is not None or len(class_references) > 0
+                      or rotation_step is not None)
+    if particles is not None:
+        from fiji_bridge import particles as particle_io
+
+        particles = particle_io.check_particles_match(particles, shape, allow_resample=False)
     if total * shape[0] * shape[1] * 4 > IN_MEMORY_BYTES:
+        if particles is not None or controls_asked:
+            raise ValueError(
+                "Particles and controls run on the in-memory path, which holds at most "
+                f"{IN_MEMORY_BYTES // 2**20} MiB of images. Fix: use fewer images."
+            )
         if engine == "imagej" or keep_stacks:
             raise ValueError(
                 f"{total} images of {shape[0]}x{shape[1]} do not fit the in-memory path "
@@ -155,7 +192,8 @@ def einstein_from_noise(
         return _streaming(ref, handle, counts, total, seed, examples, progress, timings)
 
     started = time.perf_counter()
-    noise_stack = noise.noise_images(seed, 0, total, shape)
+    pure_noise = noise.noise_images(seed, 0, total, shape)
+    noise_stack = pure_noise if particles is None else particles
     timings["noise_s"] = time.perf_counter() - started
 
     started = time.perf_counter()
@@ -204,7 +242,69 @@ def einstein_from_noise(
         data["aligned"] = (("image", "y", "x"), aligned_stack)
     _finish(data, ref, handle, seed, total, engine, "imagej_z_project", timings,
             zproject_check)
+    if particles is not None:
+        from fiji_bridge import particles as particle_io
+
+        comparison = particle_io.compare_with_noise(particles, ref.image, seed=seed)
+        data.attrs["input"] = "particles"
+        data.attrs["particles_vs_noise"] = {
+            "n_images": int(comparison["n_images"]),
+            "cc_particles": float(comparison["cc_particles"]),
+            "cc_pure_noise": float(comparison["cc_noise"]),
+        }
+    else:
+        data.attrs["input"] = "pure Gaussian noise"
+    if controls_asked:
+        started = time.perf_counter()
+        _add_controls(data, ref, noise_stack, size, control_reference, class_references,
+                      rotation_step)
+        timings["controls_s"] = time.perf_counter() - started
+        data.attrs["timings"] = dict(timings)
     return data
+
+
+def _add_controls(data: xr.Dataset, ref: Reference, images: np.ndarray, size: int,
+                  control_reference: Any, class_references: Sequence[Any],
+                  rotation_step: float | None) -> None:
+    """The controls of :func:`einstein_from_noise`, as ``control_images`` and attrs."""
+    from fiji_bridge import controls
+
+    panels: list[np.ndarray] = []
+    titles: list[str] = []
+    if control_reference is not None:
+        other = prepare_reference(control_reference, size=size)
+        result = controls.different_reference_control(images, ref.image, other.image)
+        # cc[i, j] = CC(average aligned to reference i, reference j); i, j = 0 (ours), 1 (other)
+        data.attrs["control_other_reference"] = {
+            "name": other.name,
+            "cc_with_other": float(result.cc[1, 1]),
+            "cc_with_reference": float(result.cc[1, 0]),
+        }
+        panels.append(result.average_b)
+        titles.append(f"aligned to {other.name}\nCC other={result.cc[1, 1]:.2f} "
+                      f"ours={result.cc[1, 0]:.2f}")
+    if class_references:
+        others = [prepare_reference(item, size=size) for item in class_references]
+        references = np.stack([ref.image] + [o.image for o in others])
+        names = [ref.name] + [o.name for o in others]
+        result = controls.classify(images, references)
+        data.attrs["control_classification"] = {
+            "references": names,
+            "class_sizes": [int(n) for n in result.class_sizes],
+            "cross_cc": np.asarray(result.cross_cc).tolist(),
+        }
+        for k, name in enumerate(names):
+            panels.append(result.class_averages[k])
+            titles.append(f"class {k} {name} (n={int(result.class_sizes[k])})\n"
+                          f"CC own={result.cross_cc[k, k]:.2f}")
+    if rotation_step is not None:
+        result = controls.align_rotations(images, ref.image, angle_step=rotation_step)
+        cc = float(metrics.pearson_cc(result.average, ref.image))
+        data.attrs["control_rotation"] = {"angle_step": float(rotation_step), "cc": cc}
+        panels.append(result.average)
+        titles.append(f"rotation+translation\nstep {rotation_step:g}° CC={cc:.2f}")
+    data["control_images"] = (("control", "y", "x"), np.stack(panels).astype(np.float32))
+    data.coords["control_title"] = ("control", titles)
 
 
 def _imagej_averages(stack: np.ndarray, counts: Sequence[int]) -> tuple[np.ndarray, float]:

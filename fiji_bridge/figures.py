@@ -284,7 +284,8 @@ def experiment_figure(result, *, n_examples: int = 4):
         ``reference`` (y, x), ``averages`` (count, y, x) with a ``count`` coordinate, ``cc``
         (count). Optional (their rows are skipped when absent): ``noise_examples``,
         ``correlation_maps``, ``aligned_examples`` (example, y, x), ``shifts`` (image, axis)
-        with axis ["dy", "dx"], ``unaligned_averages`` (count, y, x), ``cc_unaligned`` (count).
+        with axis ["dy", "dx"], ``unaligned_averages`` (count, y, x), ``cc_unaligned`` (count),
+        ``control_images`` (control, y, x) with a ``control_title`` coordinate (a last row).
         Attributes used: ``seed``, ``n_images``, ``engine``, ``imagej_version``,
         ``reference_name`` (``n/a`` when missing; ``n_images`` falls back to the largest count);
         any other attributes are listed in a small text panel of the first row.
@@ -366,9 +367,15 @@ def experiment_figure(result, *, n_examples: int = 4):
             if len(stack):
                 example_rows.append((var, key, row_label, stack))
 
+    controls = None
+    if "control_images" in result.data_vars and result["control_images"].sizes.get("control"):
+        controls = _stack(result["control_images"])
+        control_titles = [str(t) for t in result["control_images"]["control_title"].values]
+
     n_ex_cols = max((len(r[3]) for r in example_rows), default=0)
-    ncols = max(len(counts), len(un_counts), n_ex_cols, 3)
-    nrows = 1 + len(example_rows) + 1 + (unaligned is not None)
+    ncols = max(len(counts), len(un_counts), n_ex_cols, 3,
+                0 if controls is None else len(controls))
+    nrows = 1 + len(example_rows) + 1 + (unaligned is not None) + (controls is not None)
 
     col_w = max(_COL_W, _MIN_W / ncols)
     fig_w = col_w * ncols
@@ -442,6 +449,16 @@ def experiment_figure(result, *, n_examples: int = 4):
             _show(ax, img, title=title, label=f"unaligned:{n}")
             if j == 0:
                 ax.set_ylabel("unaligned\ncontrol", fontsize=_LABEL_SIZE)
+        row += 1
+
+    # ---- optional row: further controls (other reference, classes, rotations) ---------------
+    if controls is not None:
+        for j, (img, title) in enumerate(zip(controls, control_titles)):
+            ax = bottom.add_subplot(gs[row, j])
+            _show(ax, img, title=title, label=f"control:{j}")
+            ax.title.set_fontsize(8)
+            if j == 0:
+                ax.set_ylabel("controls", fontsize=_LABEL_SIZE)
 
     # ---- suptitle, wrapped to the figure width -------------------------------------------------
     fig.suptitle(_wrap_suptitle(_suptitle(result), fig_w), fontsize=12)

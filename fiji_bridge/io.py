@@ -139,6 +139,7 @@ class output_directory:  # noqa: N801 - used as a context manager, reads like a 
 RUN_FILES = ("reference.tif", "averages.tif", "unaligned_averages.tif", "aligned_examples.tif",
              "noise_examples.tif", "correlation_maps.tif", "figure.png", "results.json")
 STACK_FILES = ("noise_stack.tif", "aligned_stack.tif")
+CONTROL_FILES = ("controls.tif",)
 
 
 def results_summary(data: Any) -> dict[str, Any]:
@@ -177,6 +178,10 @@ def write_run_outputs(data: Any, directory: str | os.PathLike, *, save_stacks: b
                               labels=[f"image {i + 1} CC peak at d=({dy}, {dx})"
                                       for i, (dy, dx) in enumerate(shifts)]),
         ]
+    if "control_images" in data:
+        written.append(write_imagej_tiff(
+            directory / "controls.tif", data["control_images"].values,
+            labels=[str(t).replace("\n", " ") for t in data["control_title"].values]))
     if save_stacks:
         written += [
             write_imagej_tiff(directory / "noise_stack.tif", data["noise"].values),

@@ -206,3 +206,63 @@ def test_output_directory_without_permission(tmp_path):
     locked.mkdir(mode=0o500)
     with pytest.raises(io.OutputError, match="permission"):
         io.output_directory(locked / "out", ["a.txt"])
+
+
+def _ring(size: int) -> np.ndarray:
+    y, x = np.mgrid[:size, :size] - size / 2
+    radius = np.hypot(x, y)
+    return (np.exp(-((radius - size / 4) ** 2) / 8) * 200 + 20).astype(np.uint8)
+
+
+def test_controls_follow_their_references(ij):
+    data = experiment.einstein_from_noise(
+        _blob(32), size=32, counts=(50, 400), seed=11, examples=0,
+        control_reference=_ring(32), class_references=[_ring(32)], rotation_step=45)
+    other = data.attrs["control_other_reference"]
+    assert other["cc_with_other"] > other["cc_with_reference"] + 0.2
+    classes = data.attrs["control_classification"]
+    assert sum(classes["class_sizes"]) == 400 and min(classes["class_sizes"]) > 0
+    cross = np.asarray(classes["cross_cc"])
+    assert cross[0, 0] > cross[0, 1] and cross[1, 1] > cross[1, 0]
+    assert data.attrs["control_rotation"]["cc"] > 0.2
+    assert data["control_images"].shape == (4, 32, 32)
+    assert len(data["control_title"]) == 4
+
+
+@pytest.mark.subprocess
+def test_run_with_particles_compares_with_noise(tmp_path):
+    import mrcfile
+
+    from fiji_bridge import noise
+
+    particles = noise.noise_images(99, 0, 60, (16, 16))
+    path = tmp_path / "particles.mrcs"
+    with mrcfile.new(path) as mrc:
+        mrc.set_data(particles)
+    out = tmp_path / "out"
+    result = _run_cli("run", "--particles", str(path), "--size", "16", "--out", str(out),
+                      "--counts", "20,60", "--examples", "2")
+    assert result.returncode == 0, result.stderr
+    assert "your particles: CC(average, reference)" in result.stdout
+    summary = json.loads((out / "results.json").read_text())
+    assert summary["input"] == "particles" and summary["n_images"] == 60
+    mismatch = _run_cli("run", "--particles", str(path), "--size", "32", "--out",
+                        str(tmp_path / "out2"), "--counts", "20")
+    assert mismatch.returncode == 2
+    assert "--resample-particles" in mismatch.stderr and "Traceback" not in mismatch.stderr
+    assert not (tmp_path / "out2").exists()
+
+
+@pytest.mark.subprocess
+@pytest.mark.parametrize("args,message", [
+    (["--rotation-step", "0"], "(0, 180]"),
+    (["--rotation-step", "200"], "(0, 180]"),
+    (["--classes", "/no/such/ref.png"], "does not exist"),
+    (["--particles", "/no/such/particles.mrcs"], "particles.mrcs"),
+])
+def test_control_bad_input(tmp_path, args, message):
+    out = tmp_path / "out"
+    result = _run_cli("run", "--out", str(out), "--size", "16", "--counts", "5", *args)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert message in result.stderr and "Traceback" not in result.stderr
+    assert not out.exists()
