@@ -64,6 +64,16 @@ def build_parser() -> argparse.ArgumentParser:
                           help="resample particles to the reference size when they differ")
     _add_imagej_options(run)
     run.set_defaults(handler=_run)
+    from fiji_bridge import study as study_module
+
+    study = commands.add_parser(
+        "study", help="Monte Carlo: CC and Fourier-phase error vs N, power-spectrum effect",
+        description="Monte Carlo trials of the experiment over a list of N: CC and Fourier-phase "
+                    "MSE vs N with fitted log-log slopes by Fourier-magnitude group, and the "
+                    "reference zero-padded into larger canvases.")
+    _add_imagej_options(study)
+    study_module.configure_parser(study)
+    study.set_defaults(handler=study_module.main)
     return parser
 
 
