@@ -524,6 +524,12 @@ def start(imagej: str | os.PathLike | None = None, *, display: str = "auto") -> 
             gateway = None
             _start_imagej1(source, headless)
             version = _ij1_version()
+        _install_exit_guard()
+        if not headless and _jclass("ij.IJ").getInstance() is None:
+            # With a main ImageJ instance, IJ.getImage() aborts the macro instead of calling
+            # System.exit(0) when no image is open; NO_SHOW keeps its window hidden.
+            image_j = _jclass("ij.ImageJ")
+            image_j(image_j.NO_SHOW)
         _handle = ImageJ(
             backend=source.backend,
             version=version,
@@ -589,6 +595,57 @@ def _start_fiji(source: Source, headless: bool) -> Any:
             "(it has jars/ and plugins/), or use the offline ImageJ 1.x with "
             "--imagej /usr/share/java/ij.jar."
         ) from None
+
+
+_busy_what = "an ImageJ call"
+_busy_count = 0
+_busy_lock = threading.Lock()
+
+
+@contextmanager
+def _imagej_call(what: str) -> Iterator[None]:
+    """Mark a call into ImageJ that might end in ImageJ's ``System.exit(0)`` (see below)."""
+    global _busy_count, _busy_what
+    with _busy_lock:
+        _busy_count += 1
+        _busy_what = what
+    try:
+        yield
+    finally:
+        with _busy_lock:
+            _busy_count -= 1
+
+
+def _install_exit_guard() -> None:
+    """Turn ImageJ's ``System.exit(0)`` during one of our calls into status 1 with a reason.
+
+    ImageJ 1.x calls ``System.exit(0)`` from ``IJ.getImage()`` when no image is open and there
+    is no ImageJ main window (always so in a headless JVM).  That would end Python silently
+    with status 0, so a failing macro would look like success.  A JVM shutdown hook cannot
+    cancel the exit, but ``Runtime.halt`` inside it sets the status.
+    """
+    import jpype
+
+    @jpype.JImplements("java.lang.Runnable")
+    class _ExitGuard:
+        @jpype.JOverride
+        def run(self) -> None:
+            if _busy_count > 0:
+                what = _busy_what
+                os.write(2, (
+                    f"fiji_bridge: ImageJ called System.exit(0) during {what}: it needed an "
+                    "open image and found none (IJ.getImage with no ImageJ main window). "
+                    "Exiting with status 1. Fix: give the macro its images (images=[...]) and "
+                    "run with a display (display='xvfb').\n").encode())
+                jpype.JClass("java.lang.Runtime").getRuntime().halt(1)
+
+    guard = _ExitGuard()
+    thread = jpype.JClass("java.lang.Thread")(guard, "fiji_bridge-exit-guard")
+    jpype.JClass("java.lang.Runtime").getRuntime().addShutdownHook(thread)
+    _exit_guard_refs.append(guard)
+
+
+_exit_guard_refs: list[Any] = []  # keeps the proxy alive for the JVM's lifetime
 
 
 def _require() -> ImageJ:
@@ -758,7 +815,7 @@ def _run_command(imp: Any, command: str, options: str = "") -> None:
     ij = _jclass("ij.IJ")
     log_before = str(ij.getLog() or "")
     failure = None
-    with _dialog_guard() as dialogs:
+    with _dialog_guard() as dialogs, _imagej_call(f"the command {command!r}"):
         try:
             ij.run(imp, command, options)
         except Exception as exc:
@@ -867,8 +924,18 @@ def apply_math_macro(imp: Any, code: str, *, route: str = "api") -> Any:
     else:
         image_math = _jclass("ij.plugin.filter.ImageMath")
         stack = imp.getStack()
-        for index in range(1, int(stack.getSize()) + 1):
-            image_math.applyMacro(stack.getProcessor(index), code, False)
+        failure = None
+        # A syntax error in the expression opens ImageJ's error dialog: close it and raise.
+        with _dialog_guard() as dialogs, _imagej_call(f"Math>Macro {code!r}"):
+            try:
+                for index in range(1, int(stack.getSize()) + 1):
+                    image_math.applyMacro(stack.getProcessor(index), code, False)
+            except Exception as exc:
+                failure = f"{type(exc).__name__}: {exc}"
+        if failure is not None or dialogs:
+            raise ImageJCommandError(
+                f"Math>Macro {code!r} failed: {'; '.join(dialogs) or failure}. Fix: check the "
+                "expression (ImageJ macro syntax, e.g. v=(v-(m))/s).")
     imp.resetDisplayRange()
     return imp
 
@@ -902,7 +969,8 @@ def normalize(imp: Any, *, route: str = "api") -> tuple[Any, float, float]:
             "Fix: use an image with some contrast."
         )
     # repr() keeps every digit, so ImageJ subtracts exactly the mean it measured.
-    apply_math_macro(imp, f"v=(v-{mean!r})/{stdev!r}", route=route)
+    # Parentheses: a negative mean would otherwise read "v--2.9", ImageJ's decrement.
+    apply_math_macro(imp, f"v=(v-({mean!r}))/{stdev!r}", route=route)
     return imp, mean, stdev
 
 
@@ -1168,7 +1236,7 @@ def run_macro(macro: str | os.PathLike, argument: str = "", *,
     interpreter.setIgnoreErrors(True)
     try:
         failure = None
-        with _dialog_guard() as dialogs:
+        with _dialog_guard() as dialogs, _imagej_call(f"the macro {name}"):
             try:
                 value = interpreter.run(code, str(argument))
             except Exception as exc:  # e.g. "Macro canceled" after an error dialog

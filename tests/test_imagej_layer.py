@@ -225,3 +225,26 @@ def test_open_image_errors(ij, tmp_path):
     text.write_text("not an image")
     with pytest.raises(imagej.ImageJError, match="cannot open"):
         imagej.open_image(text)
+
+
+@pytest.mark.parametrize("route", ["api", "command"])
+def test_normalize_negative_mean(ij, route):
+    # "v=(v--2.9)/s" would be ImageJ's decrement operator: the mean must be parenthesised
+    if route == "command" and not ij.can_run_commands:
+        pytest.skip("menu commands need Xvfb")
+    array = np.random.default_rng(8).standard_normal((9, 8)).astype(np.float32) - 3
+    imp, mean, stdev = imagej.normalize(convert.to_imageplus(array), route=route)
+    assert mean < 0
+    np.testing.assert_allclose(convert.from_imageplus(imp).values,
+                               (array - array.mean()) / array.std(ddof=1), atol=1e-5)
+
+
+def test_bad_math_expression_raises_instead_of_hanging(ij):
+    with pytest.raises(imagej.ImageJCommandError, match="Math>Macro"):
+        imagej.apply_math_macro(convert.to_imageplus(np.zeros((4, 4), np.float32)), "v=v+*2")
+
+
+def test_macro_needing_an_image_raises(ij_commands):
+    # ImageJ 1.53t's IJ.getImage() calls System.exit(0) without a main ImageJ instance
+    with pytest.raises(imagej.ImageJCommandError, match="no images open"):
+        imagej.run_macro("", code='v = getPixel(0, 0); return "v" + v;')

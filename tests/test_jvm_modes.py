@@ -121,3 +121,15 @@ def test_doctor_bad_imagej_is_one_clear_error(run_python, tmp_path, bad, expecte
     assert result.returncode != 0
     assert expected in result.stdout
     assert "Traceback" not in result.stdout + result.stderr
+
+
+def test_imagej_exit_in_headless_macro_is_a_failure_not_success(run_python):
+    result = run_python("""
+        from fiji_bridge import imagej
+        imagej.start(display="headless")
+        imagej.run_macro("", code='v = getPixel(0, 0);')
+        print("not reached")
+    """)
+    assert result.returncode == 1
+    assert "not reached" not in result.stdout
+    assert "ImageJ called System.exit(0) during the macro" in result.stderr
