@@ -1,0 +1,572 @@
+"""Integer-shift alignment of images to a reference by cyclic FFT cross-correlation (numpy).
+
+Conventions (other modules rely on them exactly)
+------------------------------------------------
+Reference ``r`` and images ``n`` are ``(H, W)`` arrays; indices are taken modulo ``(H, W)``.
+
+* Cross-correlation map: ``c[d] = sum_p n[p + d] * r[p]``, computed as
+  ``irfft2(rfft2(n) * conj(rfft2(r)))``. Zero shift is at index ``[0, 0]`` (the map is *not*
+  centred; :func:`centered` gives the view ImageJ shows).
+* Peak: ``d = argmax c`` (the first maximum in C order if several are equal), reported as the
+  signed shift ``(dy, dx)`` with ``dy = (iy + H//2) % H - H//2`` in ``[-(H//2), H - H//2 - 1]``
+  and likewise ``dx``; valid for odd, even and non-square sizes.
+* Aligned image: ``a = np.roll(n, (-dy, -dx), axis=(-2, -1))``, i.e. ``a[p] = n[p + d]``, so
+  ``sum_p a[p] * r[p] = c[d]`` is the peak value.
+
+The maps are computed in float32 (sums of the experiment are accumulated in float64 by the
+engine). Images are processed in fixed chunks of ``_CHUNK`` images, and image ``i`` of a stack
+always sits at position ``i % _CHUNK`` of its chunk, so the map of an image does not depend on
+the stack length, on ``workers`` or on how the engine streams images.
+
+FFT backends: ``"scipy"`` (pocketfft, the default) is deterministic and gives the same bits on
+every machine with the same scipy build. ``"pyfftw"`` (optional package) is 10-15 % faster end
+to end at 128 x 128, but FFTW picks CPU-specific code, so its last bits depend on the machine;
+it plans with FFTW_ESTIMATE after clearing FFTW's wisdom, so that a run does not depend on other
+plans made earlier in the same process.
+"""
+
+from __future__ import annotations
+
+import numbers
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+import numpy as np
+
+__all__ = [
+    "AlignmentResult",
+    "align_to_reference",
+    "apply_shifts",
+    "centered",
+    "correlation_maps",
+    "peak_shifts",
+]
+
+#: Images per FFT call. Fixed (and a divisor of ``noise.RNG_BLOCK``) so that every image is
+#: transformed by the same call shape at the same position whatever the caller's batching.
+_CHUNK = 8
+
+FFT_BACKENDS = ("scipy", "pyfftw")
+
+# --------------------------------------------------------------------------------------------
+# validation helpers
+# --------------------------------------------------------------------------------------------
+def _default_workers() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def _check_workers(workers, *, default: int | None = None) -> int:
+    if workers is None:
+        return _default_workers() if default is None else default
+    if isinstance(workers, (bool, np.bool_)) or not isinstance(workers, numbers.Integral):
+        raise TypeError(
+            f"workers must be a positive integer or None, got {type(workers).__name__} "
+            f"{workers!r}; pass e.g. workers=2 or workers=None for all cores"
+        )
+    if workers < 1:
+        raise ValueError(
+            f"workers must be >= 1, got {workers}; pass e.g. workers=1, or workers=None for all cores"
+        )
+    return int(workers)
+
+
+def _check_backend(fft_backend) -> str:
+    if fft_backend not in FFT_BACKENDS:
+        raise ValueError(
+            f"fft_backend must be one of {FFT_BACKENDS}, got {fft_backend!r}; "
+            "pass fft_backend='scipy' (default, reproducible everywhere)"
+        )
+    if fft_backend == "pyfftw":
+        try:
+            import pyfftw  # noqa: F401
+        except ImportError:
+            raise ValueError(
+                "fft_backend='pyfftw' needs the pyFFTW package: `pip install pyfftw`, "
+                "or use fft_backend='scipy'"
+            ) from None
+    return fft_backend
+
+
+def _as_real_array(x, name: str) -> np.ndarray:
+    try:
+        arr = np.asarray(x)
+    except Exception as exc:  # e.g. ragged nested lists
+        raise TypeError(f"{name} must be a numeric array, could not convert it: {exc}") from None
+    if arr.dtype == np.bool_ or not (
+        np.issubdtype(arr.dtype, np.integer) or np.issubdtype(arr.dtype, np.floating)
+    ):
+        raise TypeError(
+            f"{name} must hold real numbers (integer or float), got dtype {arr.dtype}; "
+            "convert it, e.g. with np.asarray(x, dtype=np.float32)"
+        )
+    return arr
+
+
+def _as_reference(reference) -> np.ndarray:
+    """Validated float32, C-contiguous copy of a 2-D reference."""
+    ref = _as_real_array(reference, "reference")
+    if ref.ndim != 2:
+        raise ValueError(
+            f"reference must be a 2-D image (H, W), got an array of shape {ref.shape}; "
+            "pass a single grey-level image"
+        )
+    if ref.shape[0] < 2 or ref.shape[1] < 2:
+        raise ValueError(f"reference must be at least 2 x 2 pixels, got shape {ref.shape}")
+    ref = np.ascontiguousarray(ref, dtype=np.float32)
+    if not np.isfinite(ref).all():
+        raise ValueError(
+            "reference contains NaN or infinite values (after conversion to float32); "
+            "replace them, e.g. with np.nan_to_num(reference)"
+        )
+    return ref
+
+
+def _as_images(images, shape: tuple[int, int] | None, name: str = "images"):
+    """``(stack (N, H, W), single)`` where ``single`` says the input was one (H, W) image."""
+    arr = _as_real_array(images, name)
+    if arr.ndim == 2:
+        single = True
+        arr = arr[np.newaxis]
+    elif arr.ndim == 3:
+        single = False
+    else:
+        raise ValueError(
+            f"{name} must be one image (H, W) or a stack (N, H, W), got an array of shape "
+            f"{arr.shape}"
+        )
+    if shape is not None and arr.shape[1:] != tuple(shape):
+        raise ValueError(
+            f"{name} have shape {arr.shape[1:]} but the reference has shape {tuple(shape)}; "
+            "crop or resize them to the reference's shape"
+        )
+    return arr, single
+
+
+# --------------------------------------------------------------------------------------------
+# FFT correlator (private): maps of one chunk of _CHUNK images
+# --------------------------------------------------------------------------------------------
+_PYFFTW_PLAN_LOCK = threading.Lock()
+
+
+class _Correlator:
+    """Computes the correlation maps of one chunk of ``_CHUNK`` float32 images.
+
+    Write the images into :attr:`buffer` (shape ``(_CHUNK, H, W)``, float32), then call
+    :meth:`run`; the maps it returns may be an internal buffer, valid until the next call.
+    Not thread-safe: one instance per thread.
+    """
+
+    def __init__(self, reference32: np.ndarray, backend: str):
+        self.reference = reference32
+        self.backend = backend
+        h, w = reference32.shape
+        self.shape = (h, w)
+        spectrum = np.conj(np.fft.rfft2(reference32.astype(np.float64)))
+        if backend == "scipy":
+            import scipy.fft
+
+            self._fft = scipy.fft
+            self._rc = spectrum.astype(np.complex64)
+            self.buffer = np.zeros((_CHUNK, h, w), dtype=np.float32)
+        else:
+            import pyfftw
+
+            # FFTW's unnormalised backward transform: fold 1/(H W) into the reference spectrum.
+            self._rc = (spectrum / (h * w)).astype(np.complex64)
+            self.buffer = pyfftw.zeros_aligned((_CHUNK, h, w), dtype=np.float32)
+            self._spec = pyfftw.empty_aligned((_CHUNK, h, w // 2 + 1), dtype=np.complex64)
+            self._maps = pyfftw.empty_aligned((_CHUNK, h, w), dtype=np.float32)
+            with _PYFFTW_PLAN_LOCK:
+                # FFTW_ESTIMATE plans are deterministic, but FFTW reuses any wisdom (for
+                # example from an earlier FFTW_MEASURE plan of another library) and would then
+                # pick another algorithm, hence other rounding: start from no wisdom.
+                pyfftw.forget_wisdom()
+                self._forward = pyfftw.FFTW(
+                    self.buffer, self._spec, axes=(1, 2), flags=("FFTW_ESTIMATE",), threads=1
+                )
+                self._backward = pyfftw.FFTW(
+                    self._spec,
+                    self._maps,
+                    axes=(1, 2),
+                    direction="FFTW_BACKWARD",
+                    flags=("FFTW_ESTIMATE", "FFTW_DESTROY_INPUT"),
+                    threads=1,
+                )
+
+    def matches(self, reference32: np.ndarray, backend: str) -> bool:
+        return (
+            backend == self.backend
+            and reference32.shape == self.shape
+            and np.array_equal(reference32, self.reference)
+        )
+
+    def run(self) -> np.ndarray:
+        if self.backend == "scipy":
+            spec = self._fft.rfft2(self.buffer, workers=1)
+            spec *= self._rc
+            return self._fft.irfft2(spec, s=self.shape, workers=1, overwrite_x=True)
+        self._forward.execute()
+        np.multiply(self._spec, self._rc, out=self._spec)
+        self._backward.execute()
+        return self._maps
+
+
+_THREAD_CACHE = threading.local()
+
+
+def _get_correlator(reference32: np.ndarray, backend: str) -> _Correlator:
+    """A correlator for this thread, reused while the reference and backend stay the same."""
+    corr = getattr(_THREAD_CACHE, "correlator", None)
+    if corr is None or not corr.matches(reference32, backend):
+        corr = _Correlator(reference32.copy(), backend)
+        _THREAD_CACHE.correlator = corr
+    return corr
+
+
+def _signed(index, n: int):
+    """Wrap indices ``0..n-1`` into signed shifts ``[-(n//2), n - n//2 - 1]``."""
+    return (index + n // 2) % n - n // 2
+
+
+def _chunk_peaks(maps: np.ndarray):
+    """``(dy, dx, peaks)`` of a C-contiguous ``(k, H, W)`` stack of maps."""
+    k, h, w = maps.shape
+    flat = maps.reshape(k, h * w)
+    idx = flat.argmax(axis=1)
+    peaks = flat[np.arange(k), idx]
+    iy, ix = np.divmod(idx, w)
+    return _signed(iy, h), _signed(ix, w), peaks
+
+
+def _roll_into(out: np.ndarray, image: np.ndarray, dy: int, dx: int) -> None:
+    """``out[...] = np.roll(image, (-dy, -dx), axis=(0, 1))`` by four block copies."""
+    h, w = image.shape
+    oy, ox = int(dy) % h, int(dx) % w
+    out[: h - oy, : w - ox] = image[oy:, ox:]
+    out[: h - oy, w - ox :] = image[oy:, :ox]
+    out[h - oy :, : w - ox] = image[:oy, ox:]
+    out[h - oy :, w - ox :] = image[:oy, :ox]
+
+
+def _run_chunks(n_images: int, workers: int, job) -> None:
+    """Call ``job(first_chunk, stop_chunk)`` over contiguous chunk ranges, in threads."""
+    n_chunks = -(-n_images // _CHUNK)
+    if n_chunks == 0:
+        return
+    workers = min(workers, n_chunks)
+    if workers == 1:
+        job(0, n_chunks)
+        return
+    bounds = np.linspace(0, n_chunks, workers + 1).round().astype(int)
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        futures = [pool.submit(job, int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:]) if b > a]
+        for fut in futures:
+            fut.result()
+
+
+def _align_stack(stack, ref32, *, workers, backend, want_aligned, want_maps):
+    """Maps, shifts, peaks (and aligned images) of a validated (N, H, W) stack."""
+    n = stack.shape[0]
+    h, w = ref32.shape
+    shifts = np.empty((n, 2), dtype=np.int64)
+    peaks = np.empty(n, dtype=np.float32)
+    maps_out = np.empty((n, h, w), dtype=np.float32) if want_maps else None
+    aligned = np.empty(stack.shape, dtype=stack.dtype) if want_aligned else None
+
+    def job(c0: int, c1: int) -> None:
+        corr = _get_correlator(ref32, backend)
+        buf = corr.buffer
+        for c in range(c0, c1):
+            i0 = c * _CHUNK
+            i1 = min(i0 + _CHUNK, n)
+            k = i1 - i0
+            buf[:k] = stack[i0:i1]
+            if k < _CHUNK:
+                buf[k:] = 0.0
+            if not np.isfinite(buf[:k]).all():
+                bad = i0 + int(np.flatnonzero(~np.isfinite(buf[:k]).reshape(k, -1).all(axis=1))[0])
+                raise ValueError(
+                    f"image {bad} contains NaN or infinite values (after conversion to float32); "
+                    "remove or repair it before aligning"
+                )
+            maps = corr.run()
+            dy, dx, pk = _chunk_peaks(maps)
+            shifts[i0:i1, 0] = dy[:k]
+            shifts[i0:i1, 1] = dx[:k]
+            peaks[i0:i1] = pk[:k]
+            if want_maps:
+                maps_out[i0:i1] = maps[:k]
+            if want_aligned:
+                for j in range(k):
+                    _roll_into(aligned[i0 + j], stack[i0 + j], dy[j], dx[j])
+
+    _run_chunks(n, workers, job)
+    return maps_out, shifts, peaks, aligned
+
+
+# --------------------------------------------------------------------------------------------
+# public API
+# --------------------------------------------------------------------------------------------
+def correlation_maps(images, reference, *, workers=None, fft_backend="scipy") -> np.ndarray:
+    """Cyclic cross-correlation maps of images with a reference (zero shift at ``[0, 0]``).
+
+    For each image ``n``::
+
+        c[d] = sum_p n[p + d] * r[p] = irfft2(rfft2(n) * conj(rfft2(r)))[d]
+
+    with indices modulo ``(H, W)``. ``c[d]`` is large when ``n`` shifted by ``-d`` (that is,
+    ``np.roll(n, -d)``) resembles ``r``. Zero shift is at index ``[0, 0]`` and shift ``d`` at
+    index ``d % (H, W)``; use :func:`centered` for the peak-centred view of ImageJ.
+
+    Parameters
+    ----------
+    images : array_like
+        One image ``(H, W)`` or a stack ``(N, H, W)`` of real numbers; converted to float32.
+    reference : array_like
+        Reference ``r`` of shape ``(H, W)``, real and finite; converted to float32.
+    workers : int, optional
+        Threads (each computes whole chunks of images with single-threaded FFTs). Default:
+        all available cores. The result does not depend on it.
+    fft_backend : {"scipy", "pyfftw"}, optional
+        FFT library; see the module docstring.
+
+    Returns
+    -------
+    maps : numpy.ndarray
+        float32, shape ``(N, H, W)``, or ``(H, W)`` for a single image.
+
+    Raises
+    ------
+    ValueError
+        If shapes do not match, an input is not 2-D/3-D, or an input holds NaN or inf.
+    TypeError
+        If an input is not an array of real numbers.
+
+    References
+    ----------
+    .. [1] M. Shatsky, R. J. Hall, S. E. Brenner, R. M. Glaeser, J. Struct. Biol. 166:67-78 (2009).
+    .. [2] A. Balanov, W. Huleihel and T. Bendory, "Einstein from Noise: Statistical Analysis",
+           arXiv:2407.05277 (2024).
+    """
+    ref32 = _as_reference(reference)
+    stack, single = _as_images(images, ref32.shape)
+    workers = _check_workers(workers)
+    backend = _check_backend(fft_backend)
+    maps, _, _, _ = _align_stack(
+        stack, ref32, workers=workers, backend=backend, want_aligned=False, want_maps=True
+    )
+    return maps[0] if single else maps
+
+
+
+def peak_shifts(maps):
+    """Signed shifts and values of the maxima of correlation maps.
+
+    The peak of a map ``c`` is at ``(iy, ix) = unravel_index(argmax(c))`` (the first maximum in
+    C order when several pixels share the maximum). It is reported as the signed shift::
+
+        dy = (iy + H//2) % H - H//2,   dx = (ix + W//2) % W - W//2
+
+    in ``[-(H//2), H - H//2 - 1] x [-(W//2), W - W//2 - 1]``, for odd and even sizes.
+
+    Parameters
+    ----------
+    maps : array_like
+        Non-centred maps as returned by :func:`correlation_maps`: ``(H, W)`` or ``(N, H, W)``.
+
+    Returns
+    -------
+    shifts : numpy.ndarray
+        int64, ``(N, 2)`` rows ``(dy, dx)``; shape ``(2,)`` for a single map.
+    peaks : numpy.ndarray or numpy.float32
+        float32 ``(N,)`` peak values ``c[d]``; a float32 scalar for a single map.
+
+    Raises
+    ------
+    ValueError
+        If ``maps`` is not 2-D/3-D or a map contains NaN.
+    """
+    stack, single = _as_images(maps, None, name="maps")
+    stack = np.ascontiguousarray(stack)
+    if stack.shape[0] == 0:
+        return np.empty((0, 2), dtype=np.int64), np.empty(0, dtype=np.float32)
+    dy, dx, peaks = _chunk_peaks(stack)
+    if np.isnan(peaks).any():
+        bad = int(np.flatnonzero(np.isnan(peaks))[0])
+        raise ValueError(f"map {bad} contains NaN; compute the maps from finite images")
+    shifts = np.stack([dy, dx], axis=1).astype(np.int64)
+    peaks = peaks.astype(np.float32)
+    if single:
+        return shifts[0], peaks[0]
+    return shifts, peaks
+
+
+def apply_shifts(images, shifts) -> np.ndarray:
+    """Undo shifts: cyclically roll each image by minus its shift.
+
+    ``aligned[i] = np.roll(images[i], (-dy_i, -dx_i), axis=(-2, -1))``, i.e.
+    ``aligned[i][p] = images[i][p + d_i]`` (indices modulo ``(H, W)``). With the shifts of
+    :func:`peak_shifts`, ``sum_p aligned[i][p] * r[p]`` is the peak value of image ``i``. Shifts
+    may be any integers; they are taken modulo ``(H, W)``.
+
+    Parameters
+    ----------
+    images : array_like
+        ``(H, W)`` or ``(N, H, W)``; the dtype is kept.
+    shifts : array_like of int
+        ``(2,)`` for one image, ``(N, 2)`` rows ``(dy, dx)`` for a stack.
+
+    Returns
+    -------
+    aligned : numpy.ndarray
+        Same shape and dtype as ``images``.
+
+    Notes
+    -----
+    Each image is copied as four rectangular blocks (about 12 us per 128 x 128 float32 image
+    here, against 21 us for ``np.roll`` and 56 us for one fancy-indexing gather with
+    precomputed index arrays).
+    """
+    stack, single = _as_images(images, None)
+    sh = np.asarray(shifts)
+    if sh.dtype == np.bool_ or not np.issubdtype(sh.dtype, np.integer):
+        raise TypeError(
+            f"shifts must be integers, got dtype {sh.dtype}; round them first, "
+            "e.g. np.rint(shifts).astype(int)"
+        )
+    expected = (2,) if single else (stack.shape[0], 2)
+    if sh.shape != expected:
+        raise ValueError(
+            f"shifts must have shape {expected} for images of shape {np.shape(images)}, "
+            f"got {sh.shape}"
+        )
+    sh = sh.reshape(-1, 2)
+    out = np.empty(stack.shape, dtype=stack.dtype)
+    for i in range(stack.shape[0]):
+        _roll_into(out[i], stack[i], sh[i, 0], sh[i, 1])
+    return out[0] if single else out
+
+
+@dataclass(frozen=True, eq=False)
+class AlignmentResult:
+    """Result of :func:`align_to_reference`.
+
+    Attributes
+    ----------
+    aligned : numpy.ndarray
+        Aligned images ``np.roll(n_i, -d_i)`` (same shape and dtype as the input images).
+    shifts : numpy.ndarray
+        int64 signed peak shifts ``(dy, dx)``: ``(N, 2)`` or ``(2,)``.
+    peaks : numpy.ndarray
+        float32 peak values ``c_i[d_i] = sum_p aligned_i[p] r[p]``: ``(N,)`` or a scalar.
+    maps : numpy.ndarray or None
+        float32 non-centred correlation maps when asked with ``return_maps=True``.
+    """
+
+    aligned: np.ndarray
+    shifts: np.ndarray
+    peaks: np.ndarray
+    maps: np.ndarray | None = None
+
+
+def align_to_reference(
+    images, reference, *, workers=None, return_maps=False, fft_backend="scipy"
+) -> AlignmentResult:
+    """Align images to a reference by the peak of their cyclic cross-correlation.
+
+    For each image ``n_i``: ``c_i = irfft2(rfft2(n_i) * conj(rfft2(r)))`` (so
+    ``c_i[d] = sum_p n_i[p + d] r[p]``), ``d_i = argmax c_i`` as a signed shift (see
+    :func:`peak_shifts`), and ``a_i = np.roll(n_i, -d_i, axis=(-2, -1))``. The alignment step of
+    the "Einstein from noise" experiment: the average of ``a_i`` over pure-noise images ``n_i``
+    converges to an image whose Fourier phases are those of ``r`` [1]_, [2]_.
+
+    Parameters
+    ----------
+    images : array_like
+        ``(H, W)`` or ``(N, H, W)`` real images; the maps are computed in float32, the aligned
+        images keep the input dtype.
+    reference : array_like
+        ``(H, W)`` real, finite reference.
+    workers : int, optional
+        Threads; default all available cores. Results do not depend on it.
+    return_maps : bool, optional
+        Also return the (non-centred, float32) correlation maps.
+    fft_backend : {"scipy", "pyfftw"}, optional
+        FFT library; see the module docstring.
+
+    Returns
+    -------
+    AlignmentResult
+        ``aligned``, ``shifts`` (int64), ``peaks`` (float32) and ``maps`` (or None).
+
+    Raises
+    ------
+    ValueError
+        Mismatched shapes, wrong number of dimensions, NaN/inf in the inputs.
+    TypeError
+        Non-numeric input.
+
+    References
+    ----------
+    .. [1] M. Shatsky, R. J. Hall, S. E. Brenner, R. M. Glaeser, J. Struct. Biol. 166:67-78 (2009).
+    .. [2] A. Balanov, W. Huleihel and T. Bendory, "Einstein from Noise: Statistical Analysis",
+           arXiv:2407.05277 (2024).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fiji_bridge.align import align_to_reference
+    >>> r = np.random.default_rng(0).standard_normal((16, 16)).astype(np.float32)
+    >>> res = align_to_reference(np.roll(r, (3, -5), axis=(0, 1)), r)
+    >>> res.shifts.tolist()
+    [3, -5]
+    >>> bool(np.array_equal(res.aligned, r))
+    True
+    """
+    ref32 = _as_reference(reference)
+    stack, single = _as_images(images, ref32.shape)
+    workers = _check_workers(workers)
+    backend = _check_backend(fft_backend)
+    maps, shifts, peaks, aligned = _align_stack(
+        stack, ref32, workers=workers, backend=backend, want_aligned=True, want_maps=bool(return_maps)
+    )
+    if single:
+        return AlignmentResult(
+            aligned=aligned[0],
+            shifts=shifts[0],
+            peaks=peaks[0],
+            maps=None if maps is None else maps[0],
+        )
+    return AlignmentResult(aligned=aligned, shifts=shifts, peaks=peaks, maps=maps)
+
+
+
+def centered(maps) -> np.ndarray:
+    """Peak-centred view of correlation maps, as ImageJ shows them.
+
+    ``np.fft.fftshift`` over the last two axes: the zero shift moves from index ``[0, 0]`` to
+    ``(H//2, W//2)``, and shift ``(dy, dx)`` sits at ``(H//2 + dy, W//2 + dx)`` for ``dy`` in
+    ``[-(H//2), H - H//2 - 1]``. This is the quadrant swap of ImageJ's FHT correlation
+    (``FHT.swapQuadrants`` / ``FD Math... Correlate``) for even sizes. Returns a new array.
+
+    Parameters
+    ----------
+    maps : array_like
+        Non-centred maps ``(..., H, W)``.
+
+    Returns
+    -------
+    numpy.ndarray
+        Centred maps, same shape and dtype.
+    """
+    arr = np.asarray(maps)
+    if arr.ndim < 2:
+        raise ValueError(
+            f"maps must have at least 2 dimensions (..., H, W), got shape {arr.shape}"
+        )
+    return np.fft.fftshift(arr, axes=(-2, -1))
