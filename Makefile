@@ -45,7 +45,7 @@ test: setup
 	$(PY) -m pytest -q
 
 bench: setup
-	$(PY) bench/bench_engine.py
+	$(PY) bench/bench_engine.py --dask
 
 clean:
 	rm -rf $(VENV) results .pytest_cache *.egg-info

@@ -127,6 +127,38 @@ def engine_throughput(reference, n, **kw) -> float:
     return n / res.elapsed_s
 
 
+def imagej_fht_loop(reference, n, seed=0) -> float:
+    """Alignment only through ImageJ's FHT, one JPype round trip per image (images/s)."""
+    from fiji_bridge import imagej, noise
+
+    imagej.start(display="headless")
+    images = noise.noise_images(seed, 0, n, reference.shape)
+    t0 = time.perf_counter()
+    imagej.fht_align(images, reference)
+    return n / (time.perf_counter() - t0)
+
+
+def peak_rss_mb(n_images: int, size: int) -> tuple[float, float]:
+    """Peak RSS (MB) and seconds of stream_alignment over n_images, in a fresh child process.
+
+    The child reports its own ``ru_maxrss``: RUSAGE_CHILDREN here would also count any other
+    child this process had (e.g. Dask workers).
+    """
+    import subprocess
+
+    code = (
+        "import resource, time, numpy as np\n"
+        "from fiji_bridge import engine\n"
+        f"ref = np.random.default_rng(1).standard_normal(({size}, {size})).astype(np.float32)\n"
+        "t = time.perf_counter()\n"
+        f"engine.stream_alignment(ref, {n_images}, seed=1, counts=[{n_images}])\n"
+        "print(time.perf_counter() - t, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True)
+    seconds, max_rss_kb = out.stdout.split()[-2:]
+    return float(max_rss_kb) / 1024, float(seconds)
+
+
 def _local_client():
     """A 2-worker, 1-thread-each LocalCluster on loopback and its client (for steady-state
     Dask timings: worker start-up and first imports are kept out of the measurement)."""
@@ -151,6 +183,10 @@ def main(argv=None) -> int:
     parser.add_argument("--repeats", type=int, default=3, help="best of this many rounds (3)")
     parser.add_argument("--skimage-n", type=int, default=500, help="images for the skimage loop")
     parser.add_argument("--dask", action="store_true", help="also time a 2-worker LocalCluster")
+    parser.add_argument("--imagej-n", type=int, default=1000,
+                        help="images for the ImageJ FHT loop (1000; 0 skips it)")
+    parser.add_argument("--rss-n", type=int, default=200_000,
+                        help="images for the peak-RSS run in a child process (200000; 0 skips)")
     args = parser.parse_args(argv)
 
     ref = default_reference(args.size)
@@ -162,6 +198,9 @@ def main(argv=None) -> int:
         ("naive numpy batch (float64, np.fft, np.roll)", lambda: naive_numpy_batch(ref, n)),
         ("skimage phase_cross_correlation loop", lambda: skimage_loop(ref, min(args.skimage_n, n))),
     ]
+    if args.imagej_n:
+        variants.append(("ImageJ FHT loop through JPype (alignment only)",
+                         lambda: imagej_fht_loop(ref, args.imagej_n)))
     backends = ["scipy"]
     try:
         import pyfftw  # noqa: F401
@@ -216,6 +255,16 @@ def main(argv=None) -> int:
             print(f"{name:<{width}}  {'n/a':>10}")
             continue
         print(f"{name:<{width}}  {value:>10,.0f}  {value / naive:>8.2f}  {value / floor:>11.2f}")
+    engine_best = max(v for k, v in best.items() if k.startswith("engine, fft_backend=scipy"))
+    print()
+    print(f"default engine (scipy, all cores): {engine_best / naive:.1f}x the naive batch, "
+          f"{engine_best / floor:.2f}x the RNG floor (PCG64)", end="")
+    fht = best.get("ImageJ FHT loop through JPype (alignment only)")
+    print(f", {engine_best / fht:.1f}x the ImageJ FHT loop" if fht else "")
+    if args.rss_n:
+        rss, seconds = peak_rss_mb(args.rss_n, args.size)
+        print(f"peak RSS streaming {args.rss_n:,} images of {args.size}x{args.size}: "
+              f"{rss:,.0f} MB ({seconds:.0f} s, {args.rss_n / seconds:,.0f} images/s)")
     return 0
 
 

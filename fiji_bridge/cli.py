@@ -51,6 +51,13 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--save-stacks", action="store_true",
                      help="also write the full noise and aligned stacks")
     run.add_argument("--force", action="store_true", help="overwrite existing output files")
+    scale = run.add_argument_group("speed and scale (results do not depend on these)")
+    scale.add_argument("--scheduler", metavar="ADDRESS", default=None,
+                       help="run the alignment on Dask: 'local' (2-worker cluster on this "
+                            "machine) or a scheduler address tcp://host:port")
+    scale.add_argument("--block-size", type=int, default=None,
+                       help="images per streaming block / Dask task")
+    scale.add_argument("--workers", type=int, default=None, help="FFT threads (default: cores)")
     controls = run.add_argument_group("controls and your own data")
     controls.add_argument("--control-reference", metavar="PATH", default=None,
                           help="also align the same noise to this other reference")
@@ -110,7 +117,18 @@ def _run(args: argparse.Namespace) -> int:
     names = list(io.RUN_FILES) + (list(io.STACK_FILES) if args.save_stacks else [])
     if args.control_reference or args.classes or args.rotation_step is not None:
         names += list(io.CONTROL_FILES)
+    for name in ("block_size", "workers"):
+        value = getattr(args, name)
+        if value is not None and value < 1:
+            raise ValueError(f"--{name.replace('_', '-')} {value} must be >= 1.")
     output = io.output_directory(args.out, names, force=args.force)  # checked before work
+    if args.save_stacks:
+        needed = 2 * counts[-1] * args.size * args.size * 4 * 1.01 + 2**20
+        io.check_free_space(args.out, needed, what="--save-stacks (noise and aligned stacks)")
+    if args.scheduler is not None and args.scheduler != "local":
+        from fiji_bridge import engine
+
+        engine.check_scheduler(args.scheduler)  # fail in seconds, before ImageJ starts
     seed = experiment.DEFAULT_SEED if args.seed is None else args.seed
     with tqdm(total=counts[-1], desc="aligning", unit="img", file=sys.stderr,
               disable=None) as bar:
@@ -122,7 +140,8 @@ def _run(args: argparse.Namespace) -> int:
             examples=args.examples, imagej_location=args.imagej, display=args.display,
             keep_stacks=args.save_stacks, progress=progress, particles=particles,
             control_reference=args.control_reference, class_references=args.classes,
-            rotation_step=args.rotation_step)
+            rotation_step=args.rotation_step, scheduler=args.scheduler,
+            block_size=args.block_size, workers=args.workers)
     with output as directory:
         io.write_run_outputs(data, directory, save_stacks=args.save_stacks)
     _print_summary(data, output.out)
@@ -176,7 +195,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     try:
         return args.handler(args)
-    except (ValueError, FileNotFoundError, imagej.ImageJError, io.OutputError) as exc:
+    except (ValueError, FileNotFoundError, ConnectionError, imagej.ImageJError,
+            io.OutputError) as exc:
         # One line, no traceback: these are the user's input or machine, not a bug.
         print(f"einstein-from-noise {args.command}: error: {exc}", file=sys.stderr)
         return 2

@@ -722,3 +722,18 @@ def stream_alignment(
 def _is_dask_client(obj) -> bool:
     mod = sys.modules.get("distributed")
     return mod is not None and isinstance(obj, mod.Client)
+
+
+def check_scheduler(scheduler, *, connect_timeout=DEFAULT_CONNECT_TIMEOUT) -> None:
+    """Connect to a Dask scheduler (and see a worker) within ``connect_timeout`` s, then let go.
+
+    Lets a command fail in seconds, before any other work, when the address is wrong.
+
+    Raises
+    ------
+    SchedulerConnectionError
+        The scheduler cannot be reached or has no workers; the message says how to fix it.
+    """
+    client, closers, _ = _open_dask(scheduler, connect_timeout)
+    for close in closers:
+        close()

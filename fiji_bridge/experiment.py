@@ -78,6 +78,9 @@ def einstein_from_noise(
     control_reference: str | os.PathLike | np.ndarray | None = None,
     class_references: Sequence[Any] = (),
     rotation_step: float | None = None,
+    scheduler: str | None = None,
+    block_size: int | None = None,
+    workers: int | None = None,
 ) -> xr.Dataset:
     """Align pure-noise images to a reference and average them, as in the blog.
 
@@ -115,6 +118,11 @@ def einstein_from_noise(
         these; class sizes and class averages.
     rotation_step : float, optional, keyword-only
         Control: rotation + translation alignment with in-plane angles at this step (degrees).
+    scheduler : str, optional, keyword-only
+        ``"local"`` or a Dask scheduler address (``tcp://host:port``): align on a Dask cluster
+        with the streaming engine (averages from its exact running sums; no ImageJ Z Project).
+    block_size, workers : int, optional, keyword-only
+        Streaming block size (images) and FFT threads; results do not depend on them.
 
     Returns
     -------
@@ -159,8 +167,15 @@ def einstein_from_noise(
     if isinstance(examples, bool) or int(examples) < 0:
         raise ValueError(f"examples={examples!r} must be >= 0.")
     examples = min(int(examples), total)
+    for name, value in (("block_size", block_size), ("workers", workers)):
+        if value is not None and (isinstance(value, bool) or int(value) < 1):
+            raise ValueError(f"{name}={value!r} must be a whole number >= 1. Fix: e.g. "
+                             f"--{name.replace('_', '-')} {64 if name == 'block_size' else 2}.")
     if engine == "imagej":
         imagej._check_fht_size(int(size), int(size))
+        if scheduler is not None:
+            raise ValueError("engine='imagej' runs in this process; --scheduler needs "
+                             "--engine numpy.")
     timings: dict[str, float] = {}
 
     started = time.perf_counter()
@@ -177,11 +192,13 @@ def einstein_from_noise(
         from fiji_bridge import particles as particle_io
 
         particles = particle_io.check_particles_match(particles, shape, allow_resample=False)
-    if total * shape[0] * shape[1] * 4 > IN_MEMORY_BYTES:
+    streaming = scheduler is not None or total * shape[0] * shape[1] * 4 > IN_MEMORY_BYTES
+    if streaming:
         if particles is not None or controls_asked:
             raise ValueError(
-                "Particles and controls run on the in-memory path, which holds at most "
-                f"{IN_MEMORY_BYTES // 2**20} MiB of images. Fix: use fewer images."
+                "Particles and controls run in this process on the in-memory path (at most "
+                f"{IN_MEMORY_BYTES // 2**20} MiB of images, no --scheduler). Fix: use fewer "
+                "images or leave out --scheduler."
             )
         if engine == "imagej" or keep_stacks:
             raise ValueError(
@@ -189,7 +206,8 @@ def einstein_from_noise(
                 f"(> {IN_MEMORY_BYTES // 2**20} MiB per stack) that engine='imagej' and saved "
                 "stacks need. Fix: use fewer images, or --engine numpy without --save-stacks."
             )
-        return _streaming(ref, handle, counts, total, seed, examples, progress, timings)
+        return _streaming(ref, handle, counts, total, seed, examples, progress, timings,
+                          scheduler=scheduler, block_size=block_size, workers=workers)
 
     started = time.perf_counter()
     pure_noise = noise.noise_images(seed, 0, total, shape)
@@ -201,7 +219,8 @@ def einstein_from_noise(
         shifts = np.empty((total, 2), dtype=np.int64)
         peaks = np.empty(total, dtype=np.float32)
         for first in range(0, total, _BATCH):
-            batch = align.align_to_reference(noise_stack[first:first + _BATCH], ref.image)
+            batch = align.align_to_reference(noise_stack[first:first + _BATCH], ref.image,
+                                             workers=workers)
             shifts[first:first + len(batch.shifts)] = batch.shifts
             peaks[first:first + len(batch.peaks)] = batch.peaks
             if progress is not None:
@@ -327,13 +346,15 @@ def _imagej_averages(stack: np.ndarray, counts: Sequence[int]) -> tuple[np.ndarr
     return result.astype(np.float32), difference
 
 
-def _streaming(ref, handle, counts, total, seed, examples, progress, timings) -> xr.Dataset:
-    """Large N: the streaming engine's running sums (no full stacks, no ImageJ Z Project)."""
+def _streaming(ref, handle, counts, total, seed, examples, progress, timings, *,
+               scheduler=None, block_size=None, workers=None) -> xr.Dataset:
+    """Large N or Dask: the streaming engine's running sums (no full stacks, no Z Project)."""
     from fiji_bridge import engine as stream_engine
 
     started = time.perf_counter()
     result = stream_engine.stream_alignment(
-        ref.image, total, seed=seed, counts=counts, keep_examples=examples, progress=progress)
+        ref.image, total, seed=seed, counts=counts, keep_examples=examples, progress=progress,
+        scheduler=scheduler, block_size=block_size, workers=workers)
     timings["alignment_s"] = time.perf_counter() - started
     data = xr.Dataset(
         {
@@ -351,6 +372,8 @@ def _streaming(ref, handle, counts, total, seed, examples, progress, timings) ->
                 "label": ("count", [f"N={n}" for n in counts])},
     )
     _finish(data, ref, handle, seed, total, "numpy", "python_running_sums", timings, None)
+    data.attrs["scheduler"] = result.scheduler
+    data.attrs["input"] = "pure Gaussian noise"
     return data
 
 

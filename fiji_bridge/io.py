@@ -67,6 +67,19 @@ def write_json(path: str | os.PathLike, payload: Any) -> Path:
     return path
 
 
+def check_free_space(out: str | os.PathLike, needed_bytes: float, *, what: str) -> None:
+    """Raise :class:`OutputError` before any work when ``out`` cannot hold ``needed_bytes``."""
+    target = Path(out).absolute()
+    existing = next((p for p in (target, *target.parents) if p.exists()), Path("/"))
+    free = shutil.disk_usage(existing).free
+    if free < needed_bytes:
+        raise OutputError(
+            f"{what} needs about {needed_bytes / 2**30:.2f} GiB but {existing} has "
+            f"{free / 2**30:.2f} GiB free. Fix: free space, choose another --out, use fewer "
+            "images, or leave out --save-stacks."
+        )
+
+
 class output_directory:  # noqa: N801 - used as a context manager, reads like a function
     """Write a set of files into ``out`` all at once, or not at all.
 

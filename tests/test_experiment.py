@@ -266,3 +266,39 @@ def test_control_bad_input(tmp_path, args, message):
     assert result.returncode == 2, result.stdout + result.stderr
     assert message in result.stderr and "Traceback" not in result.stderr
     assert not out.exists()
+
+
+@pytest.mark.subprocess
+@pytest.mark.parametrize("args,message", [
+    (["--scheduler", "tcp://127.0.0.1:1"], "Dask scheduler"),
+    (["--block-size", "0"], "--block-size 0 must be >= 1"),
+    (["--workers", "-1"], "--workers -1 must be >= 1"),
+])
+def test_scale_bad_input_fails_fast(tmp_path, args, message):
+    import time
+
+    out = tmp_path / "out"
+    started = time.monotonic()
+    result = _run_cli("run", "--out", str(out), "--size", "16", "--counts", "5", *args)
+    assert time.monotonic() - started < 30
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert message in result.stderr and "Traceback" not in result.stderr
+    assert not out.exists()
+
+
+def test_dask_run_equals_in_process_streaming(ij):
+    kwargs = dict(size=16, counts=(64, 300), seed=21, examples=2)
+    local = experiment.einstein_from_noise(_blob(16), scheduler="local", block_size=64, **kwargs)
+    from fiji_bridge import engine
+
+    direct = engine.stream_alignment(local["reference"].values, 300, seed=21, counts=[64, 300])
+    np.testing.assert_array_equal(local["averages"].values,
+                                  direct.aligned_means.astype(np.float32))
+    np.testing.assert_array_equal(local["shifts"].values, direct.shifts)
+    assert local.attrs["averaged_by"] == "python_running_sums"
+    assert local.attrs["scheduler"] == "local"
+
+
+def test_save_stacks_checks_disk_space(tmp_path):
+    with pytest.raises(io.OutputError, match="GiB free"):
+        io.check_free_space(tmp_path, 1e18, what="--save-stacks")
