@@ -639,10 +639,24 @@ def _install_exit_guard() -> None:
                     "run with a display (display='xvfb').\n").encode())
                 jpype.JClass("java.lang.Runtime").getRuntime().halt(1)
 
+    import scyjava
+
     guard = _ExitGuard()
     thread = jpype.JClass("java.lang.Thread")(guard, "fiji_bridge-exit-guard")
-    jpype.JClass("java.lang.Runtime").getRuntime().addShutdownHook(thread)
+    runtime = jpype.JClass("java.lang.Runtime").getRuntime()
+    runtime.addShutdownHook(thread)
     _exit_guard_refs.append(guard)
+
+    def remove_guard() -> None:
+        # A normal Python exit shuts the JVM down from scyjava's atexit handler; a Python proxy
+        # run as a shutdown hook then would call into a finalising interpreter (it crashed the
+        # process now and then). The guard is only for exits ImageJ starts itself.
+        try:
+            runtime.removeShutdownHook(thread)
+        except Exception:  # already shutting down: nothing left to protect
+            pass
+
+    scyjava.when_jvm_stops(remove_guard)
 
 
 _exit_guard_refs: list[Any] = []  # keeps the proxy alive for the JVM's lifetime
