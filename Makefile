@@ -23,6 +23,7 @@ system:
 	ls /usr/share/java/js.jar /usr/share/java/rhino.jar >/dev/null 2>&1 || missing="$$missing librhino-java"; \
 	command -v Xvfb >/dev/null 2>&1 || missing="$$missing xvfb"; \
 	command -v xauth >/dev/null 2>&1 || missing="$$missing xauth"; \
+	$(PYTHON) -c 'import venv, ensurepip' >/dev/null 2>&1 || missing="$$missing python3-venv"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing Debian packages:$$missing"; \
 	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
