@@ -23,7 +23,7 @@ images, references or angles; sums are accumulated in float64.
 References
 ----------
 .. [1] M. Shatsky et al., "A method for the alignment of heterogeneous macromolecules from
-       electron microscopy", J. Struct. Biol. 166:67 (2009); PNAS 106:14217 (2009).
+       electron microscopy", J. Struct. Biol. 166:67-78 (2009).
 .. [2] A. Balanov, W. Huleihel and T. Bendory, "Einstein from Noise: Statistical Analysis",
        arXiv:2407.05277 (2024).
 """
@@ -37,7 +37,13 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.ndimage
 
-from fiji_bridge.align import align_to_reference, apply_shifts, correlation_maps, peak_shifts
+from fiji_bridge.align import (
+    _as_real_array,
+    align_to_reference,
+    apply_shifts,
+    correlation_maps,
+    peak_shifts,
+)
 from fiji_bridge.metrics import pearson_cc
 
 __all__ = [
@@ -69,17 +75,7 @@ ROTATION_MODE = "constant"
 # --------------------------------------------------------------------------------------------
 def _as_stack(x, name: str) -> np.ndarray:
     """Real ``(N, H, W)`` view/copy of one image ``(H, W)`` or a stack."""
-    try:
-        arr = np.asarray(x)
-    except Exception as exc:  # ragged lists
-        raise ValueError(f"{name} must be a numeric array, could not convert it: {exc}") from None
-    if arr.dtype == np.bool_ or not (
-        np.issubdtype(arr.dtype, np.integer) or np.issubdtype(arr.dtype, np.floating)
-    ):
-        raise ValueError(
-            f"{name} must hold real numbers, got dtype {arr.dtype}; "
-            "convert it, e.g. with np.asarray(x, dtype=np.float32)"
-        )
+    arr = _as_real_array(x, name)  # TypeError for non-numeric input, as in fiji_bridge.align
     if arr.ndim == 2:
         arr = arr[np.newaxis]
     elif arr.ndim != 3:
@@ -245,7 +241,7 @@ def classify(images, references, *, workers=None) -> ClassificationResult:
 
     References
     ----------
-    .. [1] M. Shatsky et al., PNAS 106:14217 (2009).
+    .. [1] M. Shatsky, R. J. Hall, S. E. Brenner, R. M. Glaeser, J. Struct. Biol. 166:67-78 (2009).
     """
     refs_in = _as_stack(references, "references")
     if refs_in.shape[0] < 1:

@@ -737,26 +737,25 @@ def array_from_processor(processor: Any) -> np.ndarray:
     return raw.astype(np.float32, copy=False).reshape(height, width)
 
 
-def gateway_to_java(data: Any) -> Any:
-    """ImageJ2 ``Dataset`` from numpy/xarray via pyimagej (``ij.py.to_java``); Fiji only."""
+def _gateway(purpose: str) -> Any:
+    """The pyimagej gateway, or an error saying that ``purpose`` needs Fiji/ImageJ2."""
     handle = _require()
     if handle.gateway is None:
         raise ImageJError(
-            "An ImageJ2 Dataset needs Fiji/ImageJ2 (pyimagej gateway); this is plain ImageJ "
-            f"{handle.version}. Fix: start with --imagej /path/to/Fiji.app, or use ImagePlus."
+            f"{purpose} needs Fiji/ImageJ2 (a pyimagej gateway); this is plain ImageJ "
+            f"{handle.version}. Fix: start with --imagej /path/to/Fiji.app."
         )
-    return handle.gateway.py.to_java(data)
+    return handle.gateway
+
+
+def gateway_to_java(data: Any) -> Any:
+    """ImageJ2 ``Dataset`` from numpy/xarray via pyimagej (``ij.py.to_java``); Fiji only."""
+    return _gateway("An ImageJ2 Dataset").py.to_java(data)
 
 
 def gateway_from_java(obj: Any) -> Any:
     """numpy/xarray from an ImageJ2 object via pyimagej (``ij.py.from_java``); Fiji only."""
-    handle = _require()
-    if handle.gateway is None:
-        raise ImageJError(
-            "Converting ImageJ2 objects needs Fiji/ImageJ2 (pyimagej gateway); this is plain "
-            f"ImageJ {handle.version}. Fix: start with --imagej /path/to/Fiji.app."
-        )
-    return handle.gateway.py.from_java(obj)
+    return _gateway("Converting ImageJ2 objects").py.from_java(obj)
 
 
 # ---------------------------------------------------------------------------------------------
