@@ -11,3 +11,13 @@ Submodules (import what you need; nothing here starts Java):
 """
 
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str):
+    # fiji_bridge.einstein_from_noise, without importing xarray or the ImageJ layer at import
+    # time (PEP 562).
+    if name == "einstein_from_noise":
+        from fiji_bridge.experiment import einstein_from_noise
+
+        return einstein_from_noise
+    raise AttributeError(f"module 'fiji_bridge' has no attribute {name!r}")
