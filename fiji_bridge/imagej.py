@@ -30,7 +30,6 @@ import re
 import shutil
 import socket
 import threading
-import time
 import zipfile
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -821,23 +820,37 @@ def _dialog_guard() -> Iterator[list[str]]:
         watcher.join()
 
 
+def _guarded_call(what: str, call: Callable[[], Any], *, during: str | None = None,
+                  fix: str = "", explain: Callable[[str], str | None] | None = None) -> Any:
+    """Run ``call()`` into ImageJ under the dialog watchdog and the exit guard.
+
+    Raises :class:`ImageJCommandError` ``"<what> failed: <reason>"`` when the call throws or
+    ImageJ opened an error dialog.  The reason is the dialog's text when there is one (it says
+    more than the Java exception that follows it), else ``explain(exception text)``, else the
+    exception text.  ``during`` names the call in the exit guard's message (default ``what``).
+    """
+    failure = None
+    result = None
+    with _dialog_guard() as dialogs, _imagej_call(during or what):
+        try:
+            result = call()
+        except Exception as exc:  # e.g. "Macro canceled" after an error dialog
+            failure = f"{type(exc).__name__}: {exc}"
+    if failure is not None or dialogs:
+        reason = "; ".join(dialogs) or (explain(failure) if explain and failure else None)
+        raise ImageJCommandError(f"{what} failed: {reason or failure}" +
+                                 (f". Fix: {fix}" if fix else ""))
+    return result
+
+
 def _run_command(imp: Any, command: str, options: str = "") -> None:
     """``IJ.run(imp, command, options)`` with errors turned into :class:`ImageJCommandError`."""
     handle = _require()
     handle.require_commands(f"The menu command {command!r}")
     ij = _jclass("ij.IJ")
     log_before = str(ij.getLog() or "")
-    failure = None
-    with _dialog_guard() as dialogs, _imagej_call(f"the command {command!r}"):
-        try:
-            ij.run(imp, command, options)
-        except Exception as exc:
-            failure = f"{type(exc).__name__}: {exc}"
-    if failure is not None:
-        raise ImageJCommandError(
-            f"ImageJ command {command!r} failed: {'; '.join(dialogs) or failure}")
-    if dialogs:
-        raise ImageJCommandError(f"ImageJ command {command!r} failed: {'; '.join(dialogs)}")
+    _guarded_call(f"ImageJ command {command!r}", lambda: ij.run(imp, command, options),
+                  during=f"the command {command!r}")
     log_after = str(ij.getLog() or "")
     if "Unrecognized command" in log_after[len(log_before):]:
         raise ImageJCommandError(f"ImageJ does not know the command {command!r}.")
@@ -937,18 +950,14 @@ def apply_math_macro(imp: Any, code: str, *, route: str = "api") -> Any:
     else:
         image_math = _jclass("ij.plugin.filter.ImageMath")
         stack = imp.getStack()
-        failure = None
+
+        def apply_to_every_slice() -> None:
+            for index in range(1, int(stack.getSize()) + 1):
+                image_math.applyMacro(stack.getProcessor(index), code, False)
+
         # A syntax error in the expression opens ImageJ's error dialog: close it and raise.
-        with _dialog_guard() as dialogs, _imagej_call(f"Math>Macro {code!r}"):
-            try:
-                for index in range(1, int(stack.getSize()) + 1):
-                    image_math.applyMacro(stack.getProcessor(index), code, False)
-            except Exception as exc:
-                failure = f"{type(exc).__name__}: {exc}"
-        if failure is not None or dialogs:
-            raise ImageJCommandError(
-                f"Math>Macro {code!r} failed: {'; '.join(dialogs) or failure}. Fix: check the "
-                "expression (ImageJ macro syntax, e.g. v=(v-(m))/s).")
+        _guarded_call(f"Math>Macro {code!r}", apply_to_every_slice,
+                      fix="check the expression (ImageJ macro syntax, e.g. v=(v-(m))/s)")
     imp.resetDisplayRange()
     return imp
 
@@ -1247,27 +1256,24 @@ def run_macro(macro: str | os.PathLike, argument: str = "", *,
     # Errors are collected instead of shown (a dialog would block, or fail headless); the
     # interpreter then carries on, so we check wasError() and raise.
     interpreter.setIgnoreErrors(True)
+
+    def explain(failure: str) -> str | None:
+        message = interpreter.getErrorMessage()
+        if message is not None:
+            return str(message)
+        if "Macro canceled" in failure:
+            return ("ImageJ aborted it (an unknown command name in run(...), or a command that "
+                    "needs an open image)")
+        return None
+
     try:
-        failure = None
-        with _dialog_guard() as dialogs, _imagej_call(f"the macro {name}"):
-            try:
-                value = interpreter.run(code, str(argument))
-            except Exception as exc:  # e.g. "Macro canceled" after an error dialog
-                failure = f"{type(exc).__name__}: {exc}"
+        value = _guarded_call(f"Macro {name}", lambda: interpreter.run(code, str(argument)),
+                              during=f"the macro {name}", explain=explain)
         log = str(ij.getLog() or "")[len(log_before):]
-        if failure is not None:
-            # ImageJ's own dialog says more than the Java exception that follows it.
-            detail = "; ".join(dialogs) or interpreter.getErrorMessage() or failure
-            if "Macro canceled" in str(detail):
-                detail = ("ImageJ aborted it (an unknown command name in run(...), or a command "
-                          "that needs an open image)")
-            raise ImageJCommandError(f"Macro {name} failed: {detail}.")
         # With ignoreErrors, wasError() stays false; the message is the signal.
         error_message = interpreter.getErrorMessage()
         if interpreter.wasError() or error_message is not None:
             raise ImageJCommandError(f"Macro {name} failed: {error_message}.")
-        if dialogs:
-            raise ImageJCommandError(f"Macro {name} failed: {'; '.join(dialogs)}")
         result = window_manager.getCurrentImage()
         given = {int(imp.getID()) for imp in images}
         if result is not None and int(result.getID()) in given:
@@ -1286,12 +1292,3 @@ def run_macro(macro: str | os.PathLike, argument: str = "", *,
         window_manager.setTempCurrentImage(None)
         interpreter_class.batchMode = was_batch
 
-
-def wait_for(predicate: Callable[[], bool], timeout: float) -> bool:  # pragma: no cover
-    """Poll ``predicate`` until it is true or ``timeout`` seconds pass (helper for tests)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return predicate()
