@@ -40,8 +40,9 @@ def checkup(output: Callable[[str], None] = print, *, imagej_location: str | Non
     output(f"  python        {sys.version.split()[0]} ({sys.executable}) on {platform.platform()}")
     for name in ("fiji_bridge", "pyimagej", "scyjava", "jpype1", "numpy", "scipy", "xarray",
                  "tifffile"):
-        output(f"  {name:<13} {_version(name) or 'not installed'}")
-        if _version(name) is None:
+        version = _version(name)
+        output(f"  {name:<13} {version or 'not installed'}")
+        if version is None:
             advice.append(f"pip install {name}")
 
     java = imagej.java_info()

@@ -210,27 +210,29 @@ def einstein_from_noise(
                           scheduler=scheduler, block_size=block_size, workers=workers)
 
     started = time.perf_counter()
-    pure_noise = noise.noise_images(seed, 0, total, shape)
-    noise_stack = pure_noise if particles is None else particles
+    noise_stack = noise.noise_images(seed, 0, total, shape) if particles is None else particles
     timings["noise_s"] = time.perf_counter() - started
 
     started = time.perf_counter()
     if engine == "numpy":
         shifts = np.empty((total, 2), dtype=np.int64)
         peaks = np.empty(total, dtype=np.float32)
+        aligned_stack = np.empty_like(noise_stack)
         for first in range(0, total, _BATCH):
             batch = align.align_to_reference(noise_stack[first:first + _BATCH], ref.image,
                                              workers=workers)
-            shifts[first:first + len(batch.shifts)] = batch.shifts
-            peaks[first:first + len(batch.peaks)] = batch.peaks
+            stop = first + len(batch.shifts)
+            shifts[first:stop] = batch.shifts
+            peaks[first:stop] = batch.peaks
+            aligned_stack[first:stop] = batch.aligned
             if progress is not None:
-                progress(min(first + _BATCH, total), total)
+                progress(stop, total)
         maps = align.centered(align.correlation_maps(noise_stack[:examples], ref.image)) \
             if examples else np.zeros((0, *shape), np.float32)
     else:
         shifts, peaks, maps = imagej.fht_align(noise_stack, ref.image, keep_maps=examples,
                                                progress=progress)
-    aligned_stack = align.apply_shifts(noise_stack, shifts)
+        aligned_stack = align.apply_shifts(noise_stack, shifts)
     timings["alignment_s"] = time.perf_counter() - started
 
     started = time.perf_counter()
@@ -239,8 +241,7 @@ def einstein_from_noise(
     timings["z_project_s"] = time.perf_counter() - started
     # The control is not a step of the blog: numpy's running mean is enough (and halves the
     # time ImageJ spends projecting).
-    cumulative = np.cumsum(noise_stack[: counts[-1]], axis=0, dtype=np.float64)
-    unaligned = np.stack([cumulative[n - 1] / n for n in counts]).astype(np.float32)
+    unaligned = _running_means(noise_stack, counts).astype(np.float32)
 
     data = xr.Dataset(
         {
@@ -262,14 +263,18 @@ def einstein_from_noise(
     _finish(data, ref, handle, seed, total, engine, "imagej_z_project", timings,
             zproject_check)
     if particles is not None:
-        from fiji_bridge import particles as particle_io
+        # The particles are aligned already; only the same count of pure noise (the seed's
+        # noise, streamed in bounded memory) is aligned beside them.
+        from fiji_bridge import engine as stream_engine
 
-        comparison = particle_io.compare_with_noise(particles, ref.image, seed=seed)
+        pure_noise = stream_engine.stream_alignment(
+            ref.image, total, seed=seed, counts=[total], keep_examples=0, workers=workers)
         data.attrs["input"] = "particles"
         data.attrs["particles_vs_noise"] = {
-            "n_images": int(comparison["n_images"]),
-            "cc_particles": float(comparison["cc_particles"]),
-            "cc_pure_noise": float(comparison["cc_noise"]),
+            "n_images": int(total),
+            "cc_particles": float(metrics.pearson_cc(aligned_stack.mean(axis=0, dtype=np.float64),
+                                                     ref.image)),
+            "cc_pure_noise": float(metrics.pearson_cc(pure_noise.aligned_means[0], ref.image)),
         }
     else:
         data.attrs["input"] = "pure Gaussian noise"
@@ -326,14 +331,19 @@ def _add_controls(data: xr.Dataset, ref: Reference, images: np.ndarray, size: in
     data.coords["control_title"] = ("control", titles)
 
 
+def _running_means(stack: np.ndarray, counts: Sequence[int]) -> np.ndarray:
+    """float64 means of slices 1..n of ``stack`` for each n in ``counts`` (sorted)."""
+    cumulative = np.cumsum(stack[: counts[-1]], axis=0, dtype=np.float64)
+    return np.stack([cumulative[n - 1] / n for n in counts])
+
+
 def _imagej_averages(stack: np.ndarray, counts: Sequence[int]) -> tuple[np.ndarray, float]:
     """ImageJ Z Project Average of slices 1..n for each n, and the largest |ImageJ - numpy|."""
     imp = convert.to_imageplus(stack[: counts[-1]], title="stack")
     result = np.stack([
         convert.from_imageplus(imagej.z_project_average(imp, 1, n)).values for n in counts
     ])
-    cumulative = np.cumsum(stack[: counts[-1]], axis=0, dtype=np.float64)
-    python_means = np.stack([cumulative[n - 1] / n for n in counts])
+    python_means = _running_means(stack, counts)
     difference = float(np.abs(result - python_means).max())
     # ImageJ averages in double and rounds to float32: anything beyond float rounding is a bug.
     tolerance = 1e-5 * max(1.0, float(np.abs(python_means).max()))
