@@ -24,7 +24,8 @@ try:  # running as a script from anywhere: make the package importable from the 
 except ImportError:  # pragma: no cover
     sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir))
 
-from fiji_bridge.engine import stream_alignment
+from fiji_bridge.align import _check_backend
+from fiji_bridge.engine import DEFAULT_CONNECT_TIMEOUT, _open_dask, stream_alignment
 
 __all__ = [
     "default_reference",
@@ -159,23 +160,6 @@ def peak_rss_mb(n_images: int, size: int) -> tuple[float, float]:
     return float(max_rss_kb) / 1024, float(seconds)
 
 
-def _local_client():
-    """A 2-worker, 1-thread-each LocalCluster on loopback and its client (for steady-state
-    Dask timings: worker start-up and first imports are kept out of the measurement)."""
-    import logging
-
-    import distributed
-
-    cluster = distributed.LocalCluster(
-        n_workers=2,
-        threads_per_worker=1,
-        host="127.0.0.1",
-        dashboard_address=None,
-        silence_logs=logging.ERROR,
-    )
-    return cluster, distributed.Client(cluster, set_as_default=False)
-
-
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=5000, help="images per measurement (5000)")
@@ -192,33 +176,40 @@ def main(argv=None) -> int:
     ref = default_reference(args.size)
     n = args.n
     shape = ref.shape
+    # The baselines the ratios are taken against, named once.
+    floor_label = "RNG floor: float32 standard_normal, PCG64 (numpy default), 1 thread"
+    naive_label = "naive numpy batch (float64, np.fft, np.roll)"
+    fht_label = "ImageJ FHT loop through JPype (alignment only)"
+    default_label = "engine, fft_backend=scipy, workers={}"
     variants = [
-        ("RNG floor: float32 standard_normal, PCG64 (numpy default), 1 thread", lambda: rng_floor(shape, n)),
+        (floor_label, lambda: rng_floor(shape, n)),
         ("RNG floor: float32 standard_normal, SFC64, 1 thread", lambda: rng_floor(shape, n, bit_generator="SFC64")),
-        ("naive numpy batch (float64, np.fft, np.roll)", lambda: naive_numpy_batch(ref, n)),
+        (naive_label, lambda: naive_numpy_batch(ref, n)),
         ("skimage phase_cross_correlation loop", lambda: skimage_loop(ref, min(args.skimage_n, n))),
     ]
     if args.imagej_n:
-        variants.append(("ImageJ FHT loop through JPype (alignment only)",
-                         lambda: imagej_fht_loop(ref, args.imagej_n)))
+        variants.append((fht_label, lambda: imagej_fht_loop(ref, args.imagej_n)))
     backends = ["scipy"]
     try:
-        import pyfftw  # noqa: F401
-
+        _check_backend("pyfftw")  # raises when pyfftw cannot be imported
         backends.append("pyfftw")
-    except ImportError:  # pragma: no cover
+    except ValueError:  # pragma: no cover
         pass
     for backend in backends:
         for workers in (1, 2):
             variants.append(
                 (
-                    f"engine, fft_backend={backend}, workers={workers}",
+                    default_label.format(workers) if backend == "scipy"
+                    else f"engine, fft_backend={backend}, workers={workers}",
                     lambda b=backend, w=workers: engine_throughput(ref, n, workers=w, fft_backend=b),
                 )
             )
-    cluster = client = None
+    client = None
+    closers = []
     if args.dask:
-        cluster, client = _local_client()
+        # The engine's own 2-worker, 1-thread LocalCluster on loopback; warmed up below so
+        # worker start-up and first imports stay out of the measurement.
+        client, closers, _ = _open_dask("local", DEFAULT_CONNECT_TIMEOUT)
         engine_throughput(ref, 2 * 256, scheduler=client, block_size=256)  # warm the workers up
         variants.append(
             (
@@ -239,13 +230,12 @@ def main(argv=None) -> int:
                     best[name] = max(best[name], value)
             print(f"  round {r + 1}/{args.repeats} done", flush=True)
     finally:
-        if client is not None:
-            client.close()
-            cluster.close()
+        for close in closers:
+            close()
 
     names = [name for name, _ in variants]
-    floor = best[names[0]]
-    naive = best[names[2]]
+    floor = best[floor_label]
+    naive = best[naive_label]
     width = max(len(name) for name in names)
     print()
     print(f"{'variant':<{width}}  {'images/s':>10}  {'x naive':>8}  {'x RNG floor':>11}")
@@ -255,11 +245,11 @@ def main(argv=None) -> int:
             print(f"{name:<{width}}  {'n/a':>10}")
             continue
         print(f"{name:<{width}}  {value:>10,.0f}  {value / naive:>8.2f}  {value / floor:>11.2f}")
-    engine_best = max(v for k, v in best.items() if k.startswith("engine, fft_backend=scipy"))
+    engine_best = max(best[default_label.format(w)] for w in (1, 2))
     print()
     print(f"default engine (scipy, all cores): {engine_best / naive:.1f}x the naive batch, "
           f"{engine_best / floor:.2f}x the RNG floor (PCG64)", end="")
-    fht = best.get("ImageJ FHT loop through JPype (alignment only)")
+    fht = best.get(fht_label)
     print(f", {engine_best / fht:.1f}x the ImageJ FHT loop" if fht else "")
     if args.rss_n:
         rss, seconds = peak_rss_mb(args.rss_n, args.size)

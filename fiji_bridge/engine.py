@@ -306,7 +306,6 @@ class _Combiner:
     def __init__(self, shape, n_images, counts, keep_shifts, keep_examples, shift_dtype):
         h, w = shape
         self.shape = shape
-        self.n_images = n_images
         self.count_index = {int(c): j for j, c in enumerate(counts)}
         self.aligned_means = np.empty((len(counts), h, w), dtype=np.float64)
         self.unaligned_means = np.empty((len(counts), h, w), dtype=np.float64)
@@ -315,10 +314,10 @@ class _Combiner:
         self.shifts = np.empty((n_images, 2), dtype=shift_dtype) if keep_shifts else None
         self.peaks = np.empty(n_images, dtype=np.float32) if keep_shifts else None
         self.hist = np.zeros((h, w), dtype=np.int64)
-        self.n_ex = min(keep_examples, n_images)
-        self.ex_noise = np.empty((self.n_ex, h, w), dtype=np.float32)
-        self.ex_maps = np.empty((self.n_ex, h, w), dtype=np.float32)
-        self.ex_shifts = np.empty((self.n_ex, 2), dtype=np.int64)
+        n_ex = min(keep_examples, n_images)
+        self.ex_noise = np.empty((n_ex, h, w), dtype=np.float32)
+        self.ex_maps = np.empty((n_ex, h, w), dtype=np.float32)
+        self.ex_shifts = np.empty((n_ex, 2), dtype=np.int64)
         self.next_block = 0
         self.done = 0
         self.peak_ref = None
@@ -382,25 +381,38 @@ class _Combiner:
 # --------------------------------------------------------------------------------------------
 # schedulers
 # --------------------------------------------------------------------------------------------
+def _consume_in_order(submit, n_tasks, window, consume, *, release=False):
+    """Keep up to ``window`` tasks submitted and consume their results in task order.
+
+    Consuming in task order is what makes the sums bit-identical whatever runs the tasks.
+    ``submit(t)`` returns a future; ``release=True`` releases Dask futures once consumed.
+    """
+    pending = collections.deque()
+    next_task = 0
+    try:
+        while next_task < n_tasks or pending:
+            while next_task < n_tasks and len(pending) < window:
+                pending.append(submit(next_task))
+                next_task += 1
+            fut = pending.popleft()
+            result = fut.result()
+            if release:
+                fut.release()
+            consume(result)
+    finally:
+        for fut in pending:
+            fut.cancel()
+
+
 def _run_in_process(make_task_args, n_tasks, workers, consume):
     """Run the tasks in this process (``workers`` threads), consuming results in order."""
     if workers == 1:
         for t in range(n_tasks):
             consume(_compute_blocks(*make_task_args(t)))
         return
-    window = 2 * workers
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        pending = collections.deque()
-        next_task = 0
-        try:
-            while next_task < n_tasks or pending:
-                while next_task < n_tasks and len(pending) < window:
-                    pending.append(pool.submit(_compute_blocks, *make_task_args(next_task)))
-                    next_task += 1
-                consume(pending.popleft().result())
-        finally:
-            for fut in pending:
-                fut.cancel()
+        _consume_in_order(lambda t: pool.submit(_compute_blocks, *make_task_args(t)),
+                          n_tasks, 2 * workers, consume)
 
 
 def _open_dask(scheduler, connect_timeout):
@@ -469,21 +481,9 @@ def _ensure_workers(client, address, timeout):
 def _run_dask(client, make_task_args, n_tasks, consume):
     """Submit the tasks to Dask (bounded window), consuming results in task order."""
     nthreads = sum(client.nthreads().values()) or 1
-    window = max(4, 2 * nthreads)
-    pending = collections.deque()
-    next_task = 0
-    try:
-        while next_task < n_tasks or pending:
-            while next_task < n_tasks and len(pending) < window:
-                pending.append(client.submit(_compute_blocks, *make_task_args(next_task), pure=False))
-                next_task += 1
-            fut = pending.popleft()
-            result = fut.result()
-            fut.release()
-            consume(result)
-    finally:
-        for fut in pending:
-            fut.cancel()
+    _consume_in_order(
+        lambda t: client.submit(_compute_blocks, *make_task_args(t), pure=False),
+        n_tasks, max(4, 2 * nthreads), consume, release=True)
 
 
 # --------------------------------------------------------------------------------------------
@@ -623,13 +623,8 @@ def stream_alignment(
     if not connect_timeout > 0:
         raise ValueError(f"connect_timeout must be > 0 seconds, got {connect_timeout}")
 
+    _check_scheduler_spec(scheduler)
     use_dask = scheduler is not None
-    if use_dask and not _is_dask_client(scheduler):
-        if not isinstance(scheduler, str) or not (scheduler == "local" or "://" in scheduler):
-            raise ValueError(
-                f"scheduler must be None (in-process), 'local', an address like "
-                f"'tcp://host:8786' or a distributed.Client, got {scheduler!r}"
-            )
     if use_dask:
         threads = _check_workers(workers, default=1)
         if block_size is None:
@@ -724,6 +719,17 @@ def _is_dask_client(obj) -> bool:
     return mod is not None and isinstance(obj, mod.Client)
 
 
+def _check_scheduler_spec(scheduler) -> None:
+    """ValueError unless ``scheduler`` is None, 'local', an address with '://' or a Client."""
+    if scheduler is None or _is_dask_client(scheduler):
+        return
+    if not isinstance(scheduler, str) or not (scheduler == "local" or "://" in scheduler):
+        raise ValueError(
+            f"scheduler must be None (in-process), 'local', an address like "
+            f"'tcp://host:8786' or a distributed.Client, got {scheduler!r}"
+        )
+
+
 def check_scheduler(scheduler, *, connect_timeout=DEFAULT_CONNECT_TIMEOUT) -> None:
     """Connect to a Dask scheduler (and see a worker) within ``connect_timeout`` s, then let go.
 
@@ -731,9 +737,12 @@ def check_scheduler(scheduler, *, connect_timeout=DEFAULT_CONNECT_TIMEOUT) -> No
 
     Raises
     ------
+    ValueError
+        ``scheduler`` is not a scheduler specification at all (e.g. ``"threads"``).
     SchedulerConnectionError
         The scheduler cannot be reached or has no workers; the message says how to fix it.
     """
+    _check_scheduler_spec(scheduler)
     client, closers, _ = _open_dask(scheduler, connect_timeout)
     for close in closers:
         close()

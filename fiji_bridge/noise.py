@@ -68,10 +68,8 @@ def _check_index(value, name: str) -> int:
 def _check_shape(shape) -> tuple[int, int]:
     try:
         dims = tuple(shape)
-    except TypeError:
-        raise TypeError(
-            f"shape must be a pair (H, W) of positive integers, got {shape!r}; pass e.g. (128, 128)"
-        ) from None
+    except TypeError:  # not iterable: the same error as a wrong pair, below
+        dims = ()
     if len(dims) != 2 or not all(
         isinstance(d, numbers.Integral) and not isinstance(d, (bool, np.bool_)) for d in dims
     ):
