@@ -78,20 +78,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="Monte Carlo trials of the experiment over a list of N: CC and Fourier-phase "
                     "MSE vs N with fitted log-log slopes by Fourier-magnitude group, and the "
                     "reference zero-padded into larger canvases.")
-    _add_imagej_options(study)
-    study_module.configure_parser(study)
+    study_module.configure_parser(study)  # adds --imagej/--display too
     study.set_defaults(handler=study_module.main)
     return parser
-
-
-def _parse_counts(text: str) -> list[int]:
-    try:
-        return [int(part) for part in text.split(",") if part.strip()]
-    except ValueError:
-        raise ValueError(
-            f"--counts {text!r} is not a comma-separated list of whole numbers. "
-            "Fix: e.g. --counts 25,100,500,1000."
-        ) from None
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -99,17 +88,17 @@ def _run(args: argparse.Namespace) -> int:
 
     from fiji_bridge import experiment, io
 
-    counts = experiment.check_counts(_parse_counts(args.counts))
+    from fiji_bridge.study import parse_int_list
+
+    counts = experiment.check_counts(
+        parse_int_list(args.counts, "--counts", example=DEFAULT_COUNTS_TEXT))
     particles = None
     if args.particles is not None:
         from fiji_bridge import particles as particle_io
 
-        particles = particle_io.load_particles(args.particles)
-        if args.resample_particles:
-            particles = particle_io.resample_particles(particles, (args.size, args.size))
-        else:
-            particle_io.check_particles_match(particles, (args.size, args.size),
-                                              allow_resample=False)
+        particles = particle_io.check_particles_match(
+            particle_io.load_particles(args.particles), (args.size, args.size),
+            allow_resample=args.resample_particles)
         if args.counts == DEFAULT_COUNTS_TEXT:  # default counts: those the particles allow
             counts = tuple(c for c in counts if c < len(particles)) + (len(particles),)
     if args.examples < 0:

@@ -60,13 +60,15 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import xarray as xr
 
 from fiji_bridge import metrics
-from fiji_bridge.engine import stream_alignment
+from fiji_bridge.engine import _check_scheduler_spec, stream_alignment
+
+if TYPE_CHECKING:  # annotations only; imported lazily where used
+    import xarray as xr
 
 __all__ = [
     "DEFAULT_N_LIST",
@@ -210,19 +212,6 @@ def _check_canvases(canvases: Any, shape: tuple[int, int]) -> np.ndarray:
     return np.unique(np.array([int(c) for c in items], dtype=np.int64))
 
 
-def _check_scheduler(scheduler: Any) -> None:
-    if scheduler is None:
-        return
-    mod = sys.modules.get("distributed")
-    if mod is not None and isinstance(scheduler, mod.Client):
-        return
-    if not isinstance(scheduler, str) or not (scheduler == "local" or "://" in scheduler):
-        raise ValueError(
-            f"scheduler must be None (in-process), 'local' or an address like "
-            f"'tcp://host:8786', got {scheduler!r}."
-        )
-
-
 # --------------------------------------------------------------------------------------------
 # the study
 # --------------------------------------------------------------------------------------------
@@ -324,7 +313,7 @@ def run_study(
     trials = _check_trials(trials)
     seed = _check_seed(seed)
     sides = _check_canvases(canvases, ref.shape)
-    _check_scheduler(scheduler)
+    _check_scheduler_spec(scheduler)
 
     n_max = int(n_arr[-1])
     seeds = [trial_seed(seed, t) for t in range(trials)]
@@ -391,6 +380,8 @@ def run_study(
         "phase_mse_top1": "mean squared Fourier-phase error, strongest 1 % of the components",
         "phase_mse_top10": "mean squared Fourier-phase error, strongest 10 % of the components",
     }
+    import xarray as xr  # here, not at import: the CLI imports this module for every command
+
     ds = xr.Dataset(
         data_vars,
         coords={
@@ -735,21 +726,20 @@ def configure_parser(parser: argparse.ArgumentParser) -> argparse.ArgumentParser
                              "tcp://host:8786 (default: in-process threads)")
     parser.add_argument("--out", default="study", help="output directory (default study/)")
     parser.add_argument("--force", action="store_true", help="overwrite existing output files")
-    if "--imagej" not in parser._option_string_actions:  # cli may have added them already
-        from fiji_bridge.cli import _add_imagej_options  # lazy: cli imports this module
+    from fiji_bridge.cli import _add_imagej_options  # lazy: cli imports this module
 
-        _add_imagej_options(parser)
+    _add_imagej_options(parser)
     return parser
 
 
-def parse_int_list(text: str, option: str) -> list[int]:
+def parse_int_list(text: str, option: str, *, example: str = "100,1000,10000") -> list[int]:
     """``"100,300,1000"`` -> ``[100, 300, 1000]`` (ValueError naming ``option`` otherwise)."""
     try:
         return [int(part) for part in str(text).split(",") if part.strip()]
     except ValueError:
         raise ValueError(
             f"{option} {text!r} is not a comma-separated list of whole numbers. "
-            f"Fix: e.g. {option} 100,1000,10000."
+            f"Fix: e.g. {option} {example}."
         ) from None
 
 
@@ -818,7 +808,7 @@ def _main(args: argparse.Namespace) -> int:
     trials = _check_trials(args.trials)
     seed = _check_seed(DEFAULT_SEED if args.seed is None else args.seed)
     canvases = _check_canvases(parse_pad(args.pad, size), (size, size))
-    _check_scheduler(args.scheduler)
+    _check_scheduler_spec(args.scheduler)
     output = io.output_directory(args.out, STUDY_FILES, force=args.force)  # checked before work
 
     imagej.start(getattr(args, "imagej", None), display=getattr(args, "display", "auto"))
