@@ -274,6 +274,18 @@ def _info_text(result, max_chars: int, max_lines: int = 11) -> str:
 # --------------------------------------------------------------------------------------------
 # public API
 # --------------------------------------------------------------------------------------------
+def _image_row(subfigure, gridspec, row: int, row_label: str, panels, *,
+               title_size: float | None = None) -> None:
+    """One row of image panels ``(image, title, axes label)``, the row label on the first."""
+    for column, (img, title, label) in enumerate(panels):
+        ax = subfigure.add_subplot(gridspec[row, column])
+        _show(ax, img, title=title, label=label)
+        if title_size is not None:
+            ax.title.set_fontsize(title_size)
+        if column == 0:
+            ax.set_ylabel(row_label, fontsize=_LABEL_SIZE)
+
+
 def experiment_figure(result, *, n_examples: int = 4):
     """One figure summarising an "Einstein from noise" run.
 
@@ -414,10 +426,8 @@ def experiment_figure(result, *, n_examples: int = 4):
     for var, key, row_label, stack in example_rows:
         for k, img in enumerate(stack):
             ax = bottom.add_subplot(gs[row, k])
-            if key == "noise":
-                _show(ax, img, title=f"noise #{k}", label=f"noise:{k}")
-            elif key == "aligned":
-                _show(ax, img, title=f"aligned #{k}", label=f"aligned:{k}")
+            if key in ("noise", "aligned"):
+                _show(ax, img, title=f"{key} #{k}", label=f"{key}:{k}")
             else:
                 dy, dx = _shift_of(result, k, img)
                 _show(ax, img, title=f"#{k}  (dy, dx)=({dy}, {dx})",
@@ -432,33 +442,24 @@ def experiment_figure(result, *, n_examples: int = 4):
         row += 1
 
     # ---- row 5: aligned averages --------------------------------------------------------------
-    for j, (n, img, c) in enumerate(zip(counts, averages, cc)):
-        ax = bottom.add_subplot(gs[row, j])
-        _show(ax, img, title=f"N={n}  CC={_fmt_cc(c)}", label=f"average:{n}")
-        if j == 0:
-            ax.set_ylabel("aligned\naverages", fontsize=_LABEL_SIZE)
+    _image_row(bottom, gs, row, "aligned\naverages", [
+        (img, f"N={n}  CC={_fmt_cc(c)}", f"average:{n}")
+        for n, img, c in zip(counts, averages, cc)])
     row += 1
 
     # ---- row 6: unaligned control -------------------------------------------------------------
     if unaligned is not None:
-        for j, (n, img) in enumerate(zip(un_counts, unaligned)):
-            ax = bottom.add_subplot(gs[row, j])
-            title = f"N={n} unaligned"
-            if cc_un is not None:
-                title += f" CC={_fmt_cc(cc_un[j])}"
-            _show(ax, img, title=title, label=f"unaligned:{n}")
-            if j == 0:
-                ax.set_ylabel("unaligned\ncontrol", fontsize=_LABEL_SIZE)
+        _image_row(bottom, gs, row, "unaligned\ncontrol", [
+            (img, f"N={n} unaligned" + ("" if cc_un is None else f" CC={_fmt_cc(cc_un[j])}"),
+             f"unaligned:{n}")
+            for j, (n, img) in enumerate(zip(un_counts, unaligned))])
         row += 1
 
     # ---- optional row: further controls (other reference, classes, rotations) ---------------
     if controls is not None:
-        for j, (img, title) in enumerate(zip(controls, control_titles)):
-            ax = bottom.add_subplot(gs[row, j])
-            _show(ax, img, title=title, label=f"control:{j}")
-            ax.title.set_fontsize(8)
-            if j == 0:
-                ax.set_ylabel("controls", fontsize=_LABEL_SIZE)
+        _image_row(bottom, gs, row, "controls", [
+            (img, title, f"control:{j}")
+            for j, (img, title) in enumerate(zip(controls, control_titles))], title_size=8)
 
     # ---- suptitle, wrapped to the figure width -------------------------------------------------
     fig.suptitle(_wrap_suptitle(_suptitle(result), fig_w), fontsize=12)
