@@ -880,6 +880,8 @@ def open_image(path: str | os.PathLike) -> Any:
     """
     _require()
     file = Path(path)
+    if file.is_dir():
+        raise ImageJError(f"{file} is a folder, not an image file. Fix: pass the image's path.")
     if not file.is_file():
         raise FileNotFoundError(f"Image file {file} does not exist. Fix: check the path.")
     imp = _jclass("ij.IJ").openImage(str(file.resolve()))

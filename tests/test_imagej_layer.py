@@ -221,6 +221,8 @@ def test_missing_macro_file(ij, tmp_path):
 def test_open_image_errors(ij, tmp_path):
     with pytest.raises(FileNotFoundError):
         imagej.open_image(tmp_path / "missing.png")
+    with pytest.raises(imagej.ImageJError, match="is a folder"):
+        imagej.open_image(tmp_path)
     text = tmp_path / "notes.png"
     text.write_text("not an image")
     with pytest.raises(imagej.ImageJError, match="cannot open"):
