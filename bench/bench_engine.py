@@ -142,18 +142,21 @@ def imagej_fht_loop(reference, n, seed=0) -> float:
 def peak_rss_mb(n_images: int, size: int) -> tuple[float, float]:
     """Peak RSS (MB) and seconds of stream_alignment over n_images, in a fresh child process.
 
-    The child reports its own ``ru_maxrss``: RUSAGE_CHILDREN here would also count any other
-    child this process had (e.g. Dask workers).
+    The child reports ``VmHWM`` from ``/proc/self/status``, the high-water mark of its own
+    memory. Neither ``ru_maxrss`` works here: RUSAGE_CHILDREN also counts other children (Dask
+    workers), and on Linux a child's own ``ru_maxrss`` starts at the parent's peak at fork and
+    survives ``exec``.
     """
     import subprocess
 
     code = (
-        "import resource, time, numpy as np\n"
+        "import re, time, numpy as np\n"
         "from fiji_bridge import engine\n"
         f"ref = np.random.default_rng(1).standard_normal(({size}, {size})).astype(np.float32)\n"
         "t = time.perf_counter()\n"
         f"engine.stream_alignment(ref, {n_images}, seed=1, counts=[{n_images}])\n"
-        "print(time.perf_counter() - t, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n"
+        "hwm = re.search(r'VmHWM:\\s+(\\d+) kB', open('/proc/self/status').read()).group(1)\n"
+        "print(time.perf_counter() - t, hwm)\n"
     )
     out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True)
     seconds, max_rss_kb = out.stdout.split()[-2:]
