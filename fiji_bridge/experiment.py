@@ -21,7 +21,9 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from fiji_bridge import __version__, align, convert, imagej, metrics, noise
+from fiji_bridge import __version__, align, imagej, metrics, noise
+from fiji_bridge.imagej import convert
+from fiji_bridge.imagej.fht import check_fht_size
 from fiji_bridge.reference import Reference, prepare_reference
 
 __all__ = ["DEFAULT_COUNTS", "DEFAULT_SEED", "ENGINES", "check_counts", "einstein_from_noise"]
@@ -172,7 +174,7 @@ def einstein_from_noise(
             raise ValueError(f"{name}={value!r} must be a whole number >= 1. Fix: e.g. "
                              f"--{name.replace('_', '-')} {64 if name == 'block_size' else 2}.")
     if engine == "imagej":
-        imagej._check_fht_size(int(size), int(size))
+        check_fht_size(int(size), int(size))
         if scheduler is not None:
             raise ValueError("engine='imagej' runs in this process; --scheduler needs "
                              "--engine numpy.")

@@ -16,7 +16,8 @@ from typing import Any
 
 import numpy as np
 
-from fiji_bridge import convert, imagej
+from fiji_bridge import imagej
+from fiji_bridge.imagej import convert
 
 __all__ = ["DEFAULT_REFERENCE", "MIN_SIZE", "Reference", "prepare_reference"]
 

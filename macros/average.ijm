@@ -3,7 +3,7 @@
 // Part of fiji_bridge ("Einstein from noise").  Runs unchanged in Fiji / ImageJ 1.53f or later:
 // open a stack, then Plugins > Macros > Run... (or the Script Editor, language "IJ1 Macro").
 // Run by hand it asks for the number of slices n; from another macro or from Python
-// (fiji_bridge.macros.average_with_macro(imp, n)) the argument says which slices:
+// (fiji_bridge.imagej.macros.average_with_macro(imp, n)) the argument says which slices:
 //   "n"            slices 1..n          e.g. runMacro("average.ijm", "25")
 //   "start stop"   slices start..stop   e.g. "3 10"
 //   ""             (run by hand) a dialog asks for n; all slices by default

@@ -11,7 +11,7 @@
 //
 // RUN IT FROM A MACRO, THE COMMAND LINE OR PYTHON: pass an argument string (no dialog then),
 // e.g. runMacro("einstein_from_noise.ijm", "size=64 n=100 counts=25,100 seed=1") or
-// fiji_bridge.macros.run_experiment_macro(imp, size=64, n=100, counts=(25, 100), seed=1).
+// fiji_bridge.imagej.macros.run_experiment_macro(imp, size=64, n=100, counts=(25, 100), seed=1).
 //   size=128       side of the square reference and noise images; a power of 2 (FD Math's FHT)
 //   n=100          number of noise images
 //   counts=25,100  the N of each average (each 1..n); default: n alone

@@ -3,7 +3,7 @@
 // Part of fiji_bridge ("Einstein from noise").  Runs unchanged in Fiji / ImageJ 1.53f or later:
 // open an image, then Plugins > Macros > Run... and pick this file, or open it in the Script
 // Editor (File > Open..., language "IJ1 Macro") and press Run.  From Python:
-// fiji_bridge.macros.normalize_with_macro(imp).
+// fiji_bridge.imagej.macros.normalize_with_macro(imp).
 //
 // What it does, on the active image, in place (as the menu commands would):
 //   1. Image > Type > 32-bit                         run("32-bit")

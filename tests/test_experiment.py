@@ -145,7 +145,7 @@ def test_run_writes_fiji_ready_files(tmp_path, ij):
     assert averages.dtype == np.float32 and averages.shape == (2, 32, 32)
     assert labels == ["N=10", "N=40"]
     # Fiji opens the files unchanged: the real ImageJ reads them back identically
-    from fiji_bridge import convert
+    from fiji_bridge.imagej import convert
 
     opened = convert.from_imageplus(imagej.open_image(out / "averages.tif"))
     np.testing.assert_array_equal(opened.values, averages)

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from fiji_bridge import convert, imagej
+from fiji_bridge import imagej
+from fiji_bridge.imagej import convert
 
 pytestmark = pytest.mark.imagej
 

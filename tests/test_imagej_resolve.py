@@ -7,22 +7,21 @@ from pathlib import Path
 
 import pytest
 
-from fiji_bridge import imagej
-from fiji_bridge.imagej import ImageJStartError, resolve
+from fiji_bridge.imagej import ImageJStartError, locate, resolve, session
 
 
 def test_system_jar_is_the_offline_default(monkeypatch):
     monkeypatch.delenv("FIJI_BRIDGE_IMAGEJ", raising=False)
     monkeypatch.delenv("IJ_JAR", raising=False)
-    monkeypatch.setattr(imagej, "FIJI_DIR_CANDIDATES", ())
+    monkeypatch.setattr(locate, "FIJI_DIR_CANDIDATES", ())
     source = resolve()
     assert (source.kind, source.backend) == ("jar", "imagej1")
-    assert Path(source.location) == imagej.SYSTEM_IJ_JAR
+    assert Path(source.location) == locate.SYSTEM_IJ_JAR
 
 
 def test_argument_beats_environment(monkeypatch, tmp_path):
     monkeypatch.setenv("FIJI_BRIDGE_IMAGEJ", str(tmp_path / "nowhere"))
-    assert resolve(str(imagej.SYSTEM_IJ_JAR)).origin == "argument"
+    assert resolve(str(locate.SYSTEM_IJ_JAR)).origin == "argument"
     with pytest.raises(ImageJStartError, match=r"\$FIJI_BRIDGE_IMAGEJ"):
         resolve()
 
@@ -48,12 +47,12 @@ def test_fiji_directory_is_recognised(tmp_path):
 
 
 def test_imagej1_folder_with_ij_jar(tmp_path):
-    (tmp_path / "ij.jar").write_bytes(imagej.SYSTEM_IJ_JAR.read_bytes())
+    (tmp_path / "ij.jar").write_bytes(locate.SYSTEM_IJ_JAR.read_bytes())
     assert resolve(str(tmp_path)).kind == "jar"
 
 
 def test_corrupt_jar(tmp_path):
-    good = imagej.SYSTEM_IJ_JAR.read_bytes()
+    good = locate.SYSTEM_IJ_JAR.read_bytes()
     corrupt = tmp_path / "ij.jar"
     corrupt.write_bytes(good[: len(good) // 2])  # a truncated download
     with pytest.raises(ImageJStartError, match="not a readable jar"):
@@ -84,4 +83,4 @@ def test_maven_endpoints(endpoint):
 
 def test_bad_display_mode():
     with pytest.raises(ValueError, match="display="):
-        imagej._choose_display("window", "imagej1")
+        session.choose_display("window", "imagej1")

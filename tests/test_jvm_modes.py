@@ -13,7 +13,8 @@ pytestmark = pytest.mark.subprocess
 def test_headless_api_works_but_commands_say_how_to_fix(run_python):
     result = run_python("""
         import numpy as np
-        from fiji_bridge import imagej, convert
+        from fiji_bridge import imagej
+        from fiji_bridge.imagej import convert
         h = imagej.start(display="headless")
         assert h.headless and not h.can_run_commands, h
         stack = np.random.default_rng(0).standard_normal((5, 8, 8)).astype(np.float32)
@@ -69,7 +70,8 @@ def test_unreachable_maven_fails_fast(run_python):
     result = run_python("""
         import time
         from fiji_bridge import imagej
-        imagej.MAVEN_HOSTS = (("127.0.0.1", 1),)    # a port nothing listens on
+        from fiji_bridge.imagej import session
+        session.MAVEN_HOSTS = (("127.0.0.1", 1),)   # a port nothing listens on
         started = time.monotonic()
         try:
             imagej.start("sc.fiji:fiji")
@@ -83,9 +85,9 @@ def test_unreachable_maven_fails_fast(run_python):
 
 
 def test_real_maven_endpoint_offline(run_python):
-    from fiji_bridge import imagej
+    from fiji_bridge.imagej import session
 
-    if imagej._maven_reachable(timeout=2):
+    if session.maven_reachable(timeout=2):
         pytest.skip("a Maven repository is reachable from here; this test is for offline machines")
     started = time.monotonic()
     result = run_python("""
@@ -133,3 +135,25 @@ def test_imagej_exit_in_headless_macro_is_a_failure_not_success(run_python):
     assert result.returncode == 1
     assert "not reached" not in result.stdout
     assert "ImageJ called System.exit(0) during the macro" in result.stderr
+
+
+def test_importing_the_imagej_layer_starts_no_java(run_python):
+    result = run_python("""
+        import sys
+        from fiji_bridge import imagej
+        from fiji_bridge.imagej import fht, guard, java, locate, macros, pixels, session, steps
+        heavy = ("jpype", "_jpype", "scyjava", "imagej", "xarray")
+        print("LOADED", [name for name in heavy if name in sys.modules])
+        print("CURRENT", imagej.current())
+        imagej.resolve()                             # pure Python: still no Java
+        print("AFTER_RESOLVE", [name for name in heavy if name in sys.modules])
+        from fiji_bridge.imagej import convert       # convert is xarray's door, still no Java
+        print("CONVERT", [name for name in heavy if name in sys.modules])
+        import jpype
+        print("JVM", jpype.isJVMStarted())
+    """)
+    assert result.returncode == 0, result.stderr
+    assert "LOADED []" in result.stdout and "CURRENT None" in result.stdout
+    assert "AFTER_RESOLVE []" in result.stdout
+    assert "CONVERT ['xarray']" in result.stdout
+    assert "JVM False" in result.stdout

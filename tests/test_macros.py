@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from fiji_bridge import convert, imagej, macros
+from fiji_bridge import imagej
+from fiji_bridge.imagej import convert, macros
 
 pytestmark = pytest.mark.imagej
 

@@ -11,7 +11,8 @@ Pixel types: uint8 -> 8-bit, uint16 -> 16-bit, (y, x, 3) uint8 -> RGB, anything 
 32-bit float (ImageJ has no 64-bit images: float64 is rounded to float32).  Pixels move in one
 bulk copy per slice through JPype's buffer protocol, never pixel by pixel.
 
-All Java calls go through :mod:`fiji_bridge.imagej`.
+Java is reached only through :mod:`fiji_bridge.imagej.session` and
+:mod:`fiji_bridge.imagej.pixels`.
 """
 
 from __future__ import annotations
@@ -23,7 +24,8 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from fiji_bridge import imagej
+from fiji_bridge.imagej.pixels import array_from_processor, processor_from_array
+from fiji_bridge.imagej.session import java_class, require_gateway
 
 __all__ = ["from_dataset", "from_imageplus", "to_dataset", "to_imageplus"]
 
@@ -94,15 +96,15 @@ def to_imageplus(data: Any, *, title: str | None = None,
             f"{len(labels)} slice labels for {planes.shape[0]} slices. Fix: give one label per "
             "slice."
         )
-    image_plus = imagej.java_class("ij.ImagePlus")
+    image_plus = java_class("ij.ImagePlus")
     if "z" in array_da.dims:
-        stack = imagej.java_class("ij.ImageStack")(int(planes.shape[2]), int(planes.shape[1]))
+        stack = java_class("ij.ImageStack")(int(planes.shape[2]), int(planes.shape[1]))
         for index, plane in enumerate(planes):
             label = labels[index] if labels is not None else None
-            stack.addSlice(label, imagej.processor_from_array(plane))
+            stack.addSlice(label, processor_from_array(plane))
         imp = image_plus(title, stack)
     else:
-        imp = image_plus(title, imagej.processor_from_array(planes[0]))
+        imp = image_plus(title, processor_from_array(planes[0]))
         if labels is not None:
             imp.setProperty("Label", labels[0])
     attrs = {k: v for k, v in array_da.attrs.items()}
@@ -123,7 +125,7 @@ def from_imageplus(imp: Any) -> xr.DataArray:
         raise ValueError("from_imageplus got None instead of an ImagePlus.")
     stack = imp.getStack()
     count = int(stack.getSize())
-    planes = [imagej.array_from_processor(stack.getProcessor(i)) for i in range(1, count + 1)]
+    planes = [array_from_processor(stack.getProcessor(i)) for i in range(1, count + 1)]
     attrs: dict[str, Any] = {}
     stored = imp.getProperty(_ATTRS_PROPERTY)
     if stored is not None:
@@ -155,12 +157,14 @@ def to_dataset(data: Any) -> Any:
     """
     array_da = _as_dataarray(data)
     pyimagej_names = {"y": "row", "x": "col", "z": "pln", "c": "ch"}
-    return imagej.gateway_to_java(array_da.rename({d: pyimagej_names[d] for d in array_da.dims}))
+    return require_gateway("An ImageJ2 Dataset").py.to_java(
+        array_da.rename({d: pyimagej_names[d] for d in array_da.dims})
+    )
 
 
 def from_dataset(dataset: Any) -> xr.DataArray:
     """An xarray.DataArray from an ImageJ2 ``Dataset`` (Fiji only), with this module's dims."""
-    converted = imagej.gateway_from_java(dataset)
+    converted = require_gateway("Converting ImageJ2 objects").py.from_java(dataset)
     if not isinstance(converted, xr.DataArray):
         converted = _as_dataarray(np.asarray(converted))
     return converted.rename(dict(zip(converted.dims, _standard_dims(converted.dims))))

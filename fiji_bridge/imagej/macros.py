@@ -2,7 +2,8 @@
 
 The same ``.ijm`` files run unchanged in Fiji (Plugins > Macros > Run..., or the Script Editor);
 here they run in the ImageJ started by :func:`fiji_bridge.imagej.start` through
-:func:`fiji_bridge.imagej.run_macro`.  Plain ImageJ 1.x needs a display for them (``run(...)``
+:func:`run_macro`, which runs any macro (a ``.ijm`` file or code) under the dialog watchdog and
+the exit guard, with the images it is given.  Plain ImageJ 1.x needs a display for them (``run(...)``
 menu commands): ``imagej.start(display="auto")`` starts Xvfb when it is installed.
 
 ``normalize.ijm``
@@ -12,13 +13,14 @@ menu commands): ``imagej.start(display="auto")`` starts Xvfb when it is installe
 ``einstein_from_noise.ijm``
     The whole experiment in ImageJ's macro language (noise, FD Math correlation, peak, cyclic
     alignment, averages of the first N).
-
-This module only calls into :mod:`fiji_bridge.imagej`; it imports no Java bridge itself.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
+import os
+import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -26,16 +28,126 @@ from typing import Any
 
 import numpy as np
 
-from fiji_bridge import imagej
+from fiji_bridge.imagej.errors import ImageJCommandError
+from fiji_bridge.imagej.guard import guarded_call
+from fiji_bridge.imagej.java import jclass
+from fiji_bridge.imagej.session import require
 
 __all__ = [
+    "MacroResult",
     "average_with_macro",
     "macro_dirs",
     "macro_path",
     "normalize_with_macro",
     "parse_fields",
     "run_experiment_macro",
+    "run_macro",
 ]
+
+
+@dataclasses.dataclass(frozen=True)
+class MacroResult:
+    """What a macro gave back: its return value and the image active when it ended."""
+
+    value: str | None
+    image: Any = dataclasses.field(default=None, repr=False)
+    log: str = ""
+
+
+def run_macro(macro: str | os.PathLike, argument: str = "", *,
+              images: Sequence[Any] = (), code: str | None = None) -> MacroResult:
+    """Run an ImageJ macro (``.ijm`` file, or ``code=``) and return its value and result image.
+
+    Parameters
+    ----------
+    macro : path
+        The ``.ijm`` file (ignored when ``code`` is given; pass ``""``).
+    argument : str
+        The macro's ``getArgument()``.
+    images : sequence of ImagePlus, keyword-only
+        Images made available to the macro (by title, ``selectImage("title")``); the last one
+        is the active image when the macro starts.  They are held in batch mode, never shown.
+    code : str, keyword-only
+        Macro source to run instead of a file.
+
+    Returns
+    -------
+    MacroResult
+        ``value``: the string the macro returned (``return "..."``) or None; ``image``: the
+        active image when the macro ended, if it is not one of ``images``; ``log``: what the
+        macro printed to ImageJ's Log window.
+
+    Raises
+    ------
+    FileNotFoundError
+        The macro file does not exist.
+    ImageJCommandError
+        The macro failed (the message carries ImageJ's error), or it calls menu commands that
+        this ImageJ cannot run (headless plain ImageJ 1.x).
+    """
+    handle = require()
+    if code is None:
+        path = Path(macro)
+        if not path.is_file():
+            raise FileNotFoundError(f"Macro file {path} does not exist. Fix: check the path.")
+        code = path.read_text()
+        name = path.name
+    else:
+        name = "macro"
+    if not handle.can_run_commands and re.search(r"\brun\s*\(", code):
+        handle.require_commands(f"The macro {name} (it calls run(...))")
+    ij = jclass("ij.IJ")
+    interpreter_class = jclass("ij.macro.Interpreter")
+    window_manager = jclass("ij.WindowManager")
+    was_batch = bool(interpreter_class.batchMode)
+    interpreter_class.batchMode = True
+    window_manager.setTempCurrentImage(None)  # the macro sees only the images it is given
+    for imp in images:
+        interpreter_class.addBatchModeImage(imp)
+        window_manager.setTempCurrentImage(imp)
+    ids_before = {int(i) for i in interpreter_class.getBatchModeImageIDs()}
+    log_before = str(ij.getLog() or "")
+    interpreter = interpreter_class()
+    # Errors are collected instead of shown (a dialog would block, or fail headless); the
+    # interpreter then carries on, so we check wasError() and raise.
+    interpreter.setIgnoreErrors(True)
+
+    def explain(failure: str) -> str | None:
+        message = interpreter.getErrorMessage()
+        if message is not None:
+            return str(message)
+        if "Macro canceled" in failure:
+            return ("ImageJ aborted it (an unknown command name in run(...), or a command that "
+                    "needs an open image)")
+        return None
+
+    try:
+        value = guarded_call(f"Macro {name}", lambda: interpreter.run(code, str(argument)),
+                              during=f"the macro {name}", explain=explain)
+        log = str(ij.getLog() or "")[len(log_before):]
+        # With ignoreErrors, wasError() stays false; the message is the signal.
+        error_message = interpreter.getErrorMessage()
+        if interpreter.wasError() or error_message is not None:
+            raise ImageJCommandError(f"Macro {name} failed: {error_message}.")
+        result = window_manager.getCurrentImage()
+        given = {int(imp.getID()) for imp in images}
+        if result is not None and int(result.getID()) in given:
+            result = None
+        return MacroResult(None if value is None else str(value), result, log)
+    finally:
+        # Forget the images the macro made (the result is returned, not kept): a later macro
+        # must not find them as its current image.
+        for image_id in interpreter_class.getBatchModeImageIDs():
+            if int(image_id) not in ids_before:
+                made = window_manager.getImage(int(image_id))
+                if made is not None:
+                    interpreter_class.removeBatchModeImage(made)
+        for imp in images:
+            interpreter_class.removeBatchModeImage(imp)
+        window_manager.setTempCurrentImage(None)
+        interpreter_class.batchMode = was_batch
+
+
 
 _unique = itertools.count(1)
 
@@ -43,7 +155,7 @@ _unique = itertools.count(1)
 def macro_dirs() -> list[Path]:
     """Where macros are looked for, in order: ``macros/`` beside the package (a source checkout
     or an editable install), then ``<sys.prefix>/share/fiji_bridge/macros`` (an installed copy)."""
-    return [Path(__file__).resolve().parents[1] / "macros",
+    return [Path(__file__).resolve().parents[2] / "macros",
             Path(sys.prefix) / "share" / "fiji_bridge" / "macros"]
 
 
@@ -94,20 +206,21 @@ def parse_fields(value: str | None) -> dict[str, str]:
     return fields
 
 
-def _run(name: str, argument: str, images: Sequence[Any]) -> imagej.MacroResult:
-    """Run macro ``name``; a returned ``"error=<why>"`` becomes :class:`imagej.ImageJCommandError`.
+def _run(name: str, argument: str, images: Sequence[Any]) -> MacroResult:
+    """Run macro ``name``; a returned ``"error=<why>"`` becomes :class:`ImageJCommandError`.
 
     The macros report refused input that way when they get an argument: ImageJ 1.x without its
     main window prints ``exit("...")`` messages to the console instead of showing them.
     """
-    result = imagej.run_macro(macro_path(name), argument, images=images)
+    result = run_macro(macro_path(name), argument, images=images)
     if result.value is not None and result.value.startswith("error="):
-        raise imagej.ImageJCommandError(result.value[len("error="):])
+        raise ImageJCommandError(result.value[len("error="):])
     return result
 
 
 def normalize_with_macro(imp: Any) -> tuple[Any, float, float]:
-    """Run ``normalize.ijm`` on ``imp`` (changed in place, like :func:`imagej.normalize`).
+    """Run ``normalize.ijm`` on ``imp`` (changed in place, like
+    :func:`fiji_bridge.imagej.normalize`).
 
     Returns
     -------
@@ -117,7 +230,7 @@ def normalize_with_macro(imp: Any) -> tuple[Any, float, float]:
 
     Raises
     ------
-    imagej.ImageJCommandError
+    ImageJCommandError
         The macro refused the image: constant, or holding NaN / infinite values.
     """
     # Any argument: no Log line, and errors come back as "error=..." (see _run).
@@ -126,7 +239,7 @@ def normalize_with_macro(imp: Any) -> tuple[Any, float, float]:
     try:
         return imp, float(fields["mean"]), float(fields["stdev"])
     except (KeyError, ValueError):
-        raise imagej.ImageJCommandError(
+        raise ImageJCommandError(
             f"normalize.ijm returned {result.value!r}, not 'mean=.. stdev=..'."
         ) from None
 
@@ -140,7 +253,7 @@ def average_with_macro(imp: Any, n: int, *, start: int = 1) -> Any:
     argument = f"{int(n)}" if int(start) == 1 else f"{int(start)} {int(n)}"
     result = _run("average.ijm", argument, [imp])
     if result.image is None:
-        raise imagej.ImageJCommandError(
+        raise ImageJCommandError(
             f"average.ijm made no image (it returned {result.value!r})."
         )
     result.image.setProperty("fiji_bridge.macro", result.value or "")
@@ -191,7 +304,7 @@ def run_experiment_macro(reference_imp: Any, *, size: int, n: int, counts: Seque
     fields = parse_fields(result.value)
     averages = result.image
     if averages is None or "shifts" not in fields:
-        raise imagej.ImageJCommandError(
+        raise ImageJCommandError(
             f"einstein_from_noise.ijm gave no averages stack (it returned {result.value!r})."
         )
     stack = averages.getStack()

@@ -1,0 +1,447 @@
+"""The one ImageJ of this process: start it, keep its handle, and guard the process's exit.
+
+Two backends give the same ImageJ 1.x API (``ij.IJ``, ``ij.ImagePlus``, ``ij.process.FHT``, ...):
+
+``"fiji"``
+    A full Fiji / ImageJ2 started by pyimagej (``imagej.init(path_or_endpoint, mode="headless")``):
+    a local ``Fiji.app`` directory, or a Maven endpoint such as ``sc.fiji:fiji`` when a Maven
+    repository can be reached.  The ImageJ2 gateway is kept on the handle (``ImageJ.gateway``);
+    Fiji's legacy layer lets menu commands and macros run headless.
+``"imagej1"``
+    Plain ImageJ 1.x (``ij.jar``, e.g. Debian's ``libij-java`` at ``/usr/share/java/ij.jar``) on
+    the system Java, started by scyjava with ``fetch="never"`` so nothing is ever downloaded.
+    ImageJ 1.x API calls work headless; menu commands (``IJ.run``) and macros that call
+    ``run(...)`` need an AWT display, which :func:`start` provides on request by starting Xvfb.
+
+Java can start only once per process: :func:`start` starts ImageJ once and returns the same
+handle afterwards; asking for a different ImageJ later raises :class:`ImageJStartError`.
+"""
+
+from __future__ import annotations
+
+import atexit
+import dataclasses
+import os
+import shutil
+import socket
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+from fiji_bridge.imagej.errors import ImageJCommandError, ImageJError, ImageJStartError
+from fiji_bridge.imagej.java import find_jvm, jclass
+from fiji_bridge.imagej.locate import APT_HINT, ENV_IMAGEJ, Source, resolve
+
+__all__ = [
+    "DISPLAY_MODES",
+    "MAVEN_HOSTS",
+    "ImageJ",
+    "choose_display",
+    "current",
+    "imagej_call",
+    "java_class",
+    "maven_reachable",
+    "require",
+    "require_gateway",
+    "start",
+]
+
+#: Maven repositories pyimagej resolves endpoints from; probed before trying to download.
+MAVEN_HOSTS = (("maven.scijava.org", 443), ("repo1.maven.org", 443))
+#: ``display=`` choices of :func:`start`.
+DISPLAY_MODES = ("auto", "xvfb", "existing", "headless")
+
+
+@dataclasses.dataclass(frozen=True)
+class ImageJ:
+    """A running ImageJ (one per process).
+
+    Attributes
+    ----------
+    backend : {"imagej1", "fiji"}
+        ImageJ 1.x through scyjava, or Fiji / ImageJ2 through pyimagej.
+    version : str
+        ImageJ 1.x version as ImageJ reports it (``IJ.getVersion()``, e.g. ``"1.53t"``); for Fiji
+        the ImageJ2 version follows in parentheses.
+    source : Source
+        What was started, and why it was chosen.
+    headless : bool
+        Whether the JVM runs with ``java.awt.headless=true``.
+    display : str or None
+        The X display ImageJ uses (``$DISPLAY``), if any.
+    display_origin : {"xvfb", "existing", None}
+        ``"xvfb"`` when :func:`start` started an Xvfb server for ImageJ (stopped at exit).
+    gateway : object or None
+        The pyimagej ImageJ2 gateway (``backend == "fiji"``), else None.
+    quirks : frozenset of str
+        Known bugs of this ImageJ version that the steps here correct, e.g.
+        ``"zproject_avg_drops_last_slice"`` (ImageJ 1.53t).
+    """
+
+    backend: str
+    version: str
+    source: Source
+    headless: bool
+    display: str | None
+    display_origin: str | None
+    gateway: Any = dataclasses.field(default=None, repr=False, compare=False)
+    quirks: frozenset = frozenset()
+
+    @property
+    def can_run_commands(self) -> bool:
+        """Whether menu commands (``IJ.run``) and macros calling ``run(...)`` can run.
+
+        Fiji's legacy layer runs them headless; plain ImageJ 1.x needs an AWT display.
+        """
+        return self.backend == "fiji" or not self.headless
+
+    def require_commands(self, what: str) -> None:
+        """Raise :class:`ImageJCommandError` if menu commands cannot run here."""
+        if not self.can_run_commands:
+            raise ImageJCommandError(
+                f"{what} needs ImageJ menu commands, which plain ImageJ 1.x cannot run in a "
+                "headless JVM (java.awt.HeadlessException). Fix: start ImageJ with a display "
+                "(fiji_bridge.imagej.start(display='xvfb'), needs apt-get install xvfb xauth), "
+                "use a Fiji.app (--imagej /path/to/Fiji.app), or use route='api'."
+            )
+
+    def describe(self) -> str:
+        mode = "headless" if self.headless else f"display {self.display} ({self.display_origin})"
+        return f"ImageJ {self.version} [{self.backend}] from {self.source.location}, {mode}"
+
+
+_lock = threading.RLock()
+_handle: ImageJ | None = None
+_xvfb: Any = None
+
+
+def current() -> ImageJ | None:
+    """The ImageJ started in this process, or None."""
+    return _handle
+
+
+def _jvm_running() -> bool:
+    try:
+        import jpype
+    except ImportError:  # pragma: no cover - jpype is a dependency
+        return False
+    return bool(jpype.isJVMStarted())
+
+
+def choose_display(display: str, backend: str) -> tuple[bool, str | None, str | None]:
+    """Return (headless, display, origin) for the JVM, starting Xvfb when asked."""
+    global _xvfb
+    if display not in DISPLAY_MODES:
+        raise ValueError(f"display={display!r} is not one of {DISPLAY_MODES}.")
+    if backend == "fiji" and display in ("auto", "headless"):
+        # Fiji's legacy layer runs menu commands and macros without a display.
+        return True, None, None
+    existing = os.environ.get("DISPLAY", "").strip()
+    if display == "headless":
+        return True, None, None
+    if display == "existing" or (display == "auto" and existing):
+        if not existing:
+            raise ImageJStartError(
+                "display='existing' but $DISPLAY is not set. Fix: set DISPLAY, or use "
+                "display='xvfb' to start a virtual display, or display='headless'."
+            )
+        return False, existing, "existing"
+    xvfb_binary = shutil.which("Xvfb")
+    if xvfb_binary is None:
+        if display == "xvfb":
+            raise ImageJStartError(
+                "display='xvfb' but the Xvfb program is not installed. Fix: apt-get install "
+                "xvfb xauth, or use display='headless' (ImageJ API only, no menu commands)."
+            )
+        return True, None, None  # auto: fall back to headless; the handle says so
+    from xvfbwrapper import Xvfb
+
+    server = Xvfb(width=1280, height=1024, colordepth=24)
+    try:
+        server.start()
+    except Exception as exc:
+        raise ImageJStartError(
+            f"Could not start Xvfb ({exc}). Fix: check that apt-get install xvfb xauth "
+            "succeeded, or use display='headless'."
+        ) from None
+    _xvfb = server
+    # Registered before the JVM starts, so atexit (last in, first out) stops Xvfb only after
+    # scyjava has shut the JVM down.
+    atexit.register(_stop_xvfb)
+    return False, os.environ.get("DISPLAY"), "xvfb"
+
+
+def _stop_xvfb() -> None:
+    global _xvfb
+    server, _xvfb = _xvfb, None
+    if server is not None:
+        try:
+            server.stop()
+        except Exception:  # the process is exiting: nothing useful left to report
+            pass
+
+
+def maven_reachable(timeout: float = 3.0) -> list[str]:
+    """Return the Maven hosts that accept a TCP connection within ``timeout`` seconds."""
+    reachable = []
+    for host, port in MAVEN_HOSTS:
+        try:
+            with socket.create_connection((host, port), timeout=timeout):
+                reachable.append(f"{host}:{port}")
+        except OSError:
+            continue
+    return reachable
+
+
+def _zproject_quirks() -> frozenset:
+    """Probe ImageJ's 32-bit Average Intensity projection on a known 2-slice stack.
+
+    ImageJ 1.53t's ``ZProjector.doAverageFloatProjection`` sums slices ``start .. stop-1`` (it
+    drops the last slice of the range); 1.53u fixed it.  Rather than trust a version string we
+    measure: slices 0 and 2 must average to 1.
+    """
+    float_class = jclass("ij.process.FloatProcessor")
+    second = float_class(1, 1)
+    second.setf(0, 2.0)
+    stack = jclass("ij.ImageStack")(1, 1)
+    stack.addSlice("a", float_class(1, 1))  # a new FloatProcessor holds zeros
+    stack.addSlice("b", second)
+    imp = jclass("ij.ImagePlus")("zproject-probe", stack)
+    value = float(jclass("ij.plugin.ZProjector").run(imp, "avg", 1, 2).getProcessor().getf(0))
+    return frozenset({"zproject_avg_drops_last_slice"}) if value != 1.0 else frozenset()
+
+
+def start(imagej: str | os.PathLike | None = None, *, display: str = "auto") -> ImageJ:
+    """Start ImageJ in this process (once) and return its handle.
+
+    Parameters
+    ----------
+    imagej : str or path, optional
+        A Fiji.app / ImageJ2 directory, a Maven endpoint (``sc.fiji:fiji``), an ``ij.jar`` or an
+        ImageJ 1.x folder.  Default: see :func:`resolve` (``$FIJI_BRIDGE_IMAGEJ``, a Fiji.app in
+        a default place, ``$IJ_JAR``, ``/usr/share/java/ij.jar``).
+    display : {"auto", "xvfb", "existing", "headless"}, keyword-only
+        How plain ImageJ 1.x gets the AWT display its menu commands and macros need.
+        ``"auto"``: ``$DISPLAY`` if set, else a private Xvfb if the ``Xvfb`` program is
+        installed, else headless.  ``"xvfb"``: always start Xvfb (stopped at exit).
+        ``"existing"``: use ``$DISPLAY``.  ``"headless"``: ``java.awt.headless=true``; the
+        ImageJ API works but menu commands do not.  Fiji runs headless in every mode except
+        ``"xvfb"``/``"existing"`` (its legacy layer runs commands without a display).
+
+    Returns
+    -------
+    ImageJ
+        The handle; a second call returns the same handle when it asks for the same ImageJ.
+
+    Raises
+    ------
+    ImageJStartError
+        With what was tried and the fix: no/bad ImageJ, no Java, corrupt jar, unreachable Maven
+        repository, a JVM already running with other settings.
+    """
+    global _handle
+    with _lock:
+        source = resolve(imagej)
+        if _handle is not None:
+            same_source = imagej is None and not os.environ.get(ENV_IMAGEJ) or (
+                source == dataclasses.replace(_handle.source, origin=source.origin)
+            )
+            wants_headless = display == "headless"
+            wants_display = display in ("xvfb", "existing")
+            same_display = display == "auto" or (wants_headless and _handle.headless) or (
+                wants_display and not _handle.headless)
+            if same_source and same_display:
+                return _handle
+            raise ImageJStartError(
+                f"{_handle.describe()} is already running in this process; Java starts only "
+                f"once per process, so it cannot switch to {source.location} with "
+                f"display={display!r}. Fix: use a new Python process (e.g. a subprocess) for "
+                "the other ImageJ, or call start() with the same settings."
+            )
+        if _jvm_running():
+            raise ImageJStartError(
+                "A Java VM is already running in this process, started outside fiji_bridge; "
+                "its class path and AWT mode can no longer be set. Fix: call "
+                "fiji_bridge.imagej.start() before anything else starts Java (scyjava, "
+                "pyimagej, jpype)."
+            )
+        find_jvm()  # fails early, with the fix, when there is no Java
+        headless, display_name, origin = choose_display(display, source.backend)
+        if source.backend == "fiji":
+            gateway = _start_fiji(source, headless)
+            version = _ij1_version()
+            try:
+                version = f"{version} (ImageJ2 {gateway.getVersion()})"
+            except Exception:  # older gateways: the ImageJ 1.x version is enough
+                pass
+        else:
+            gateway = None
+            _start_imagej1(source, headless)
+            version = _ij1_version()
+        _install_exit_guard()
+        if not headless and jclass("ij.IJ").getInstance() is None:
+            # With a main ImageJ instance, IJ.getImage() aborts the macro instead of calling
+            # System.exit(0) when no image is open; NO_SHOW keeps its window hidden.
+            image_j = jclass("ij.ImageJ")
+            image_j(image_j.NO_SHOW)
+        _handle = ImageJ(
+            backend=source.backend,
+            version=version,
+            source=source,
+            headless=headless,
+            display=display_name,
+            display_origin=origin,
+            gateway=gateway,
+            quirks=_zproject_quirks(),
+        )
+        return _handle
+
+
+def _configure_scyjava(headless: bool, classpath: Sequence[str] = ()) -> None:
+    import scyjava
+
+    # Never let scyjava/cjdk download a JDK: offline machines would hang or fail obscurely.
+    scyjava.config.set_java_constraints(fetch="never")
+    for entry in classpath:
+        scyjava.config.add_classpath(entry)
+    scyjava.config.add_option(f"-Djava.awt.headless={'true' if headless else 'false'}")
+
+
+def _start_imagej1(source: Source, headless: bool) -> None:
+    import scyjava
+
+    _configure_scyjava(headless, [source.location])
+    try:
+        scyjava.start_jvm()
+        jclass("ij.IJ")
+    except Exception as exc:
+        raise ImageJStartError(
+            f"Java could not start ImageJ 1.x from {source.location} ({type(exc).__name__}: "
+            f"{exc}). Fix: check the jar (apt-get install --reinstall libij-java) and Java "
+            "(java -version must be 11 or newer)."
+        ) from None
+
+
+def _start_fiji(source: Source, headless: bool) -> Any:
+    if source.kind == "endpoint":
+        if not maven_reachable():
+            hosts = ", ".join(f"{h}:{p}" for h, p in MAVEN_HOSTS)
+            raise ImageJStartError(
+                f"Cannot download {source.location!r}: no Maven repository is reachable "
+                f"({hosts} refused or timed out). Fix: pass a local Fiji.app folder "
+                "(--imagej /path/to/Fiji.app or FIJI_BRIDGE_IMAGEJ=/path/to/Fiji.app), or use "
+                f"the offline ImageJ 1.x ({APT_HINT})."
+            )
+    try:
+        import imagej as pyimagej
+    except ImportError as exc:
+        raise ImageJStartError(
+            f"pyimagej is needed to start Fiji/ImageJ2 but cannot be imported ({exc}). "
+            "Fix: pip install pyimagej."
+        ) from None
+    _configure_scyjava(headless)
+    try:
+        return pyimagej.init(source.location, mode="headless" if headless else "interactive")
+    except Exception as exc:
+        raise ImageJStartError(
+            f"pyimagej could not start Fiji/ImageJ2 from {source.location} "
+            f"({type(exc).__name__}: {exc}). Fix: check that the folder is a complete Fiji.app "
+            "(it has jars/ and plugins/), or use the offline ImageJ 1.x with "
+            "--imagej /usr/share/java/ij.jar."
+        ) from None
+
+
+_busy_what = "an ImageJ call"
+_busy_count = 0
+_busy_lock = threading.Lock()
+
+
+@contextmanager
+def imagej_call(what: str) -> Iterator[None]:
+    """Mark a call into ImageJ that might end in ImageJ's ``System.exit(0)`` (see below)."""
+    global _busy_count, _busy_what
+    with _busy_lock:
+        _busy_count += 1
+        _busy_what = what
+    try:
+        yield
+    finally:
+        with _busy_lock:
+            _busy_count -= 1
+
+
+def _install_exit_guard() -> None:
+    """Turn ImageJ's ``System.exit(0)`` during one of our calls into status 1 with a reason.
+
+    ImageJ 1.x calls ``System.exit(0)`` from ``IJ.getImage()`` when no image is open and there
+    is no ImageJ main window (always so in a headless JVM).  That would end Python silently
+    with status 0, so a failing macro would look like success.  A JVM shutdown hook cannot
+    cancel the exit, but ``Runtime.halt`` inside it sets the status.
+    """
+    import jpype
+
+    @jpype.JImplements("java.lang.Runnable")
+    class _ExitGuard:
+        @jpype.JOverride
+        def run(self) -> None:
+            if _busy_count > 0:
+                what = _busy_what
+                os.write(2, (
+                    f"fiji_bridge: ImageJ called System.exit(0) during {what}: it needed an "
+                    "open image and found none (IJ.getImage with no ImageJ main window). "
+                    "Exiting with status 1. Fix: give the macro its images (images=[...]) and "
+                    "run with a display (display='xvfb').\n").encode())
+                jpype.JClass("java.lang.Runtime").getRuntime().halt(1)
+
+    import scyjava
+
+    guard = _ExitGuard()
+    thread = jpype.JClass("java.lang.Thread")(guard, "fiji_bridge-exit-guard")
+    runtime = jpype.JClass("java.lang.Runtime").getRuntime()
+    runtime.addShutdownHook(thread)
+    _exit_guard_refs.append(guard)
+
+    def remove_guard() -> None:
+        # A normal Python exit shuts the JVM down from scyjava's atexit handler; a Python proxy
+        # run as a shutdown hook then would call into a finalising interpreter (it crashed the
+        # process now and then). The guard is only for exits ImageJ starts itself.
+        try:
+            runtime.removeShutdownHook(thread)
+        except Exception:  # already shutting down: nothing left to protect
+            pass
+
+    scyjava.when_jvm_stops(remove_guard)
+
+
+_exit_guard_refs: list[Any] = []  # keeps the proxy alive for the JVM's lifetime
+
+
+def require() -> ImageJ:
+    """The running ImageJ's handle, or :class:`ImageJError` saying to call :func:`start` first."""
+    if _handle is None:
+        raise ImageJError(
+            "ImageJ is not started. Fix: call fiji_bridge.imagej.start() first."
+        )
+    return _handle
+
+
+def _ij1_version() -> str:
+    return str(jclass("ij.IJ").getVersion())
+
+
+def java_class(name: str) -> Any:
+    """The Java class ``name`` (e.g. ``"ij.ImagePlus"``) of the running ImageJ."""
+    require()
+    return jclass(name)
+
+
+def require_gateway(purpose: str) -> Any:
+    """The pyimagej gateway, or an error saying that ``purpose`` needs Fiji/ImageJ2."""
+    handle = require()
+    if handle.gateway is None:
+        raise ImageJError(
+            f"{purpose} needs Fiji/ImageJ2 (a pyimagej gateway); this is plain ImageJ "
+            f"{handle.version}. Fix: start with --imagej /path/to/Fiji.app."
+        )
+    return handle.gateway
