@@ -3,8 +3,8 @@
 The same ``.ijm`` files run unchanged in Fiji (Plugins > Macros > Run..., or the Script Editor);
 here they run in the ImageJ started by :func:`fiji_bridge.imagej.start` through
 :func:`run_macro`, which runs any macro (a ``.ijm`` file or code) under the dialog watchdog and
-the exit guard, with the images it is given.  Plain ImageJ 1.x needs a display for them (``run(...)``
-menu commands): ``imagej.start(display="auto")`` starts Xvfb when it is installed.
+the exit guard, with the images it is given.  Plain ImageJ 1.x needs a display for them
+(``run(...)`` menu commands): ``imagej.start(display="auto")`` starts Xvfb when it is installed.
 
 ``normalize.ijm``
     32-bit, then ``v = (v - mean) / stdev`` with ImageJ's mean and sample stdev.
