@@ -59,27 +59,9 @@ __all__ = [
 def _as_real_array(a, name: str, func: str, ndims: tuple[int, ...]) -> np.ndarray:
     """Return ``a`` as a float64 array after checking type, dimensionality and finiteness.
 
-    A non-real input (complex, bool, strings, objects) is a TypeError (:func:`checks.real_array`).
+    Type, dimensions (``ndims`` is ``(2,)`` or ``(2, 3)``) and size: :func:`checks.image_array`.
     """
-    arr = checks.real_array(a, f"{func}: {name}")
-    if arr.ndim not in ndims:
-        want = " or ".join(
-            {2: "a 2-D image (H, W)", 3: "a 3-D stack (K, H, W)"}[d] for d in ndims
-        )
-        if arr.ndim < 2:
-            fix = "pass a 2-D array (reshape it, or np.atleast_2d for a single row)"
-        elif 3 in ndims:
-            fix = "pass one image (H, W) or one stack (K, H, W), e.g. reshape(-1, H, W)"
-        else:
-            fix = "pass one image, e.g. stack[i]"
-        raise ValueError(
-            f"{func}: {name} has shape {arr.shape} ({arr.ndim}-D); expected {want}. Fix: {fix}."
-        )
-    if arr.shape[-2] < 2 or arr.shape[-1] < 2:
-        raise ValueError(
-            f"{func}: {name} has shape {arr.shape}; each image axis needs at least 2 pixels. "
-            f"Fix: pass a real 2-D image of at least 2x2 pixels."
-        )
+    arr = checks.image_array(a, f"{func}: {name}", stack=3 in ndims)
     arr = arr.astype(np.float64, copy=False)
     if not np.all(np.isfinite(arr)):
         bad = int(arr.size - np.count_nonzero(np.isfinite(arr)))
