@@ -249,7 +249,7 @@ def _half_plane_mask(mask, shape: tuple[int, int], func: str) -> np.ndarray:
     H, W = shape
     m = np.asarray(mask)
     if m.dtype != np.bool_:
-        raise ValueError(
+        raise TypeError(
             f"{func}: mask has dtype {m.dtype}; expected a boolean array. "
             f"Fix: pass a boolean mask, e.g. one from magnitude_rank_groups(r)."
         )
@@ -390,9 +390,11 @@ def phase_mse(x, r, *, mask=None, include_real: bool = False) -> float:
 
     Raises
     ------
+    TypeError
+        Non-real images or a non-boolean mask.
     ValueError
-        Invalid images or mask, or no frequency left to average (e.g. an empty mask, a 2x2 image
-        without ``include_real``).
+        Invalid image or mask shapes, or no frequency left to average (e.g. an empty mask, a 2x2
+        image without ``include_real``).
     """
     func = "phase_mse"
     a, b = _pair(x, r, func)
@@ -486,7 +488,7 @@ def magnitude_rank_groups(
     try:
         fr = [float(f) for f in fractions]
     except (TypeError, ValueError):
-        raise ValueError(
+        raise TypeError(
             f"{func}: fractions must be a sequence of numbers in (0, 1], got {fractions!r}. "
             f"Fix: pass e.g. fractions=(0.01, 0.1, 1.0)."
         ) from None
