@@ -257,7 +257,9 @@ def image_array(x: Any, name: str, *, stack: bool = False) -> np.ndarray:
         want, fix = (("one image (H, W) or a stack (N, H, W)", "one image or a stack, e.g. "
                       "reshape(-1, H, W)") if stack else ("a 2-D image (H, W)", "a single "
                                                           "grey-level image"))
-        raise ValueError(f"{name} must be {want}, got an array of shape {arr.shape}. Fix: pass {fix}.")
+        raise ValueError(
+            f"{name} must be {want}, got an array of shape {arr.shape}. Fix: pass {fix}."
+        )
     if arr.shape[-2] < 2 or arr.shape[-1] < 2:
         raise ValueError(
             f"{name} must be at least 2 x 2 pixels, got shape {arr.shape}. Fix: pass larger images."

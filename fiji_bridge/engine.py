@@ -37,7 +37,14 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from fiji_bridge import checks
-from fiji_bridge.align import CHUNK, apply_shifts, as_reference, check_backend, chunk_peaks, correlator
+from fiji_bridge.align import (
+    CHUNK,
+    apply_shifts,
+    as_reference,
+    check_backend,
+    chunk_peaks,
+    correlator,
+)
 from fiji_bridge.noise import RNG_BLOCK, block_generator
 from fiji_bridge.scheduler import (
     DEFAULT_CONNECT_TIMEOUT,

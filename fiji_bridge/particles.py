@@ -261,8 +261,10 @@ def load_particles(path, *, size=None) -> np.ndarray:
         number).
     """
     if size is not None:
-        size = checks.integer(size, "size", minimum=2,
-                              fix="pass e.g. size=128, or size=None to keep the particles as they are")
+        size = checks.integer(
+            size, "size", minimum=2,
+            fix="pass e.g. size=128, or size=None to keep the particles as they are",
+        )
     p = Path(os.fspath(path))
     if not p.exists():
         raise FileNotFoundError(
