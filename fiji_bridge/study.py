@@ -65,7 +65,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from fiji_bridge import metrics
-from fiji_bridge.engine import _check_scheduler_spec, stream_alignment
+from fiji_bridge.engine import stream_alignment
+from fiji_bridge.scheduler import check_scheduler_spec
 
 if TYPE_CHECKING:  # annotations only; imported lazily where used
     import xarray as xr
@@ -313,7 +314,7 @@ def run_study(
     trials = _check_trials(trials)
     seed = _check_seed(seed)
     sides = _check_canvases(canvases, ref.shape)
-    _check_scheduler_spec(scheduler)
+    check_scheduler_spec(scheduler)
 
     n_max = int(n_arr[-1])
     seeds = [trial_seed(seed, t) for t in range(trials)]
@@ -336,9 +337,9 @@ def run_study(
     try:
         if isinstance(scheduler, str):
             # Open the cluster / connection once, not once per (trial, canvas) call.
-            from fiji_bridge.engine import DEFAULT_CONNECT_TIMEOUT, _open_dask
+            from fiji_bridge.scheduler import DEFAULT_CONNECT_TIMEOUT, open_dask
 
-            client, closers, _ = _open_dask(scheduler, DEFAULT_CONNECT_TIMEOUT)
+            client, closers, _ = open_dask(scheduler, DEFAULT_CONNECT_TIMEOUT)
             engine_scheduler = client
         done = 0
         for t, tseed in enumerate(seeds):
@@ -808,7 +809,7 @@ def _main(args: argparse.Namespace) -> int:
     trials = _check_trials(args.trials)
     seed = _check_seed(DEFAULT_SEED if args.seed is None else args.seed)
     canvases = _check_canvases(parse_pad(args.pad, size), (size, size))
-    _check_scheduler_spec(args.scheduler)
+    check_scheduler_spec(args.scheduler)
     output = io.output_directory(args.out, STUDY_FILES, force=args.force)  # checked before work
 
     imagej.start(getattr(args, "imagej", None), display=getattr(args, "display", "auto"))
