@@ -24,8 +24,9 @@ try:  # running as a script from anywhere: make the package importable from the 
 except ImportError:  # pragma: no cover
     sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir))
 
-from fiji_bridge.align import _check_backend
-from fiji_bridge.engine import DEFAULT_CONNECT_TIMEOUT, _open_dask, stream_alignment
+from fiji_bridge.align import check_backend
+from fiji_bridge.engine import stream_alignment
+from fiji_bridge.scheduler import DEFAULT_CONNECT_TIMEOUT, open_dask
 
 __all__ = [
     "default_reference",
@@ -194,7 +195,7 @@ def main(argv=None) -> int:
         variants.append((fht_label, lambda: imagej_fht_loop(ref, args.imagej_n)))
     backends = ["scipy"]
     try:
-        _check_backend("pyfftw")  # raises when pyfftw cannot be imported
+        check_backend("pyfftw")  # raises when pyfftw cannot be imported
         backends.append("pyfftw")
     except ValueError:  # pragma: no cover
         pass
@@ -212,7 +213,7 @@ def main(argv=None) -> int:
     if args.dask:
         # The engine's own 2-worker, 1-thread LocalCluster on loopback; warmed up below so
         # worker start-up and first imports stay out of the measurement.
-        client, closers, _ = _open_dask("local", DEFAULT_CONNECT_TIMEOUT)
+        client, closers, _ = open_dask("local", DEFAULT_CONNECT_TIMEOUT)
         engine_throughput(ref, 2 * 256, scheduler=client, block_size=256)  # warm the workers up
         variants.append(
             (

@@ -14,8 +14,8 @@ Reference ``r`` and images ``n`` are ``(H, W)`` arrays; indices are taken modulo
   ``sum_p a[p] * r[p] = c[d]`` is the peak value.
 
 The maps are computed in float32 (sums of the experiment are accumulated in float64 by the
-engine). Images are processed in fixed chunks of ``_CHUNK`` images, and image ``i`` of a stack
-always sits at position ``i % _CHUNK`` of its chunk, so the map of an image does not depend on
+engine). Images are processed in fixed chunks of ``CHUNK`` images, and image ``i`` of a stack
+always sits at position ``i % CHUNK`` of its chunk, so the map of an image does not depend on
 the stack length, on ``workers`` or on how the engine streams images.
 
 FFT backends: ``"scipy"`` (pocketfft, the default) is deterministic and gives the same bits on
@@ -27,108 +27,93 @@ plans made earlier in the same process.
 
 from __future__ import annotations
 
-import numbers
-import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.typing import ArrayLike
+
+from fiji_bridge import checks
 
 __all__ = [
+    "CHUNK",
+    "FFT_BACKENDS",
     "AlignmentResult",
+    "Correlator",
     "align_to_reference",
     "apply_shifts",
+    "as_reference",
     "centered",
+    "check_backend",
+    "chunk_peaks",
     "correlation_maps",
+    "correlator",
     "peak_shifts",
 ]
 
 #: Images per FFT call. Fixed (and a divisor of ``noise.RNG_BLOCK``) so that every image is
 #: transformed by the same call shape at the same position whatever the caller's batching.
-_CHUNK = 8
+CHUNK = 8
 
+#: FFT libraries accepted as ``fft_backend`` (see the module docstring).
 FFT_BACKENDS = ("scipy", "pyfftw")
 
+
 # --------------------------------------------------------------------------------------------
-# validation helpers
+# validation
 # --------------------------------------------------------------------------------------------
-def _default_workers() -> int:
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # pragma: no cover - not Linux
-        return max(1, os.cpu_count() or 1)
-
-
-def _check_workers(workers, *, default: int | None = None) -> int:
-    if workers is None:
-        return _default_workers() if default is None else default
-    if isinstance(workers, (bool, np.bool_)) or not isinstance(workers, numbers.Integral):
-        raise TypeError(
-            f"workers must be a positive integer or None, got {type(workers).__name__} "
-            f"{workers!r}; pass e.g. workers=2 or workers=None for all cores"
-        )
-    if workers < 1:
-        raise ValueError(
-            f"workers must be >= 1, got {workers}; pass e.g. workers=1, or workers=None for all cores"
-        )
-    return int(workers)
-
-
-def _check_backend(fft_backend) -> str:
+def check_backend(fft_backend: str) -> str:
+    """``fft_backend`` if it is one of :data:`FFT_BACKENDS` and importable, else ValueError."""
     if fft_backend not in FFT_BACKENDS:
         raise ValueError(
-            f"fft_backend must be one of {FFT_BACKENDS}, got {fft_backend!r}; "
-            "pass fft_backend='scipy' (default, reproducible everywhere)"
+            f"fft_backend must be one of {FFT_BACKENDS}, got {fft_backend!r}. "
+            "Fix: pass fft_backend='scipy' (default, reproducible everywhere)."
         )
     if fft_backend == "pyfftw":
         try:
             import pyfftw  # noqa: F401
         except ImportError:
             raise ValueError(
-                "fft_backend='pyfftw' needs the pyFFTW package: `pip install pyfftw`, "
-                "or use fft_backend='scipy'"
+                "fft_backend='pyfftw' needs the pyFFTW package, which is not installed. "
+                "Fix: `pip install pyfftw`, or use fft_backend='scipy'."
             ) from None
     return fft_backend
 
 
-def _as_real_array(x, name: str) -> np.ndarray:
-    try:
-        arr = np.asarray(x)
-    except Exception as exc:  # e.g. ragged nested lists
-        raise TypeError(f"{name} must be a numeric array, could not convert it: {exc}") from None
-    if arr.dtype == np.bool_ or not (
-        np.issubdtype(arr.dtype, np.integer) or np.issubdtype(arr.dtype, np.floating)
-    ):
-        raise TypeError(
-            f"{name} must hold real numbers (integer or float), got dtype {arr.dtype}; "
-            "convert it, e.g. with np.asarray(x, dtype=np.float32)"
-        )
-    return arr
+def as_reference(reference: ArrayLike) -> np.ndarray:
+    """Validated float32, C-contiguous copy of a 2-D, real, finite reference of at least 2 x 2.
 
-
-def _as_reference(reference) -> np.ndarray:
-    """Validated float32, C-contiguous copy of a 2-D reference."""
-    ref = _as_real_array(reference, "reference")
+    Raises
+    ------
+    TypeError
+        ``reference`` does not hold real numbers.
+    ValueError
+        It is not 2-D, smaller than 2 x 2, or holds NaN or inf (after conversion to float32).
+    """
+    ref = checks.real_array(reference, "reference")
     if ref.ndim != 2:
         raise ValueError(
-            f"reference must be a 2-D image (H, W), got an array of shape {ref.shape}; "
-            "pass a single grey-level image"
+            f"reference must be a 2-D image (H, W), got an array of shape {ref.shape}. "
+            "Fix: pass a single grey-level image."
         )
     if ref.shape[0] < 2 or ref.shape[1] < 2:
-        raise ValueError(f"reference must be at least 2 x 2 pixels, got shape {ref.shape}")
+        raise ValueError(
+            f"reference must be at least 2 x 2 pixels, got shape {ref.shape}. "
+            "Fix: pass a larger image."
+        )
     ref = np.ascontiguousarray(ref, dtype=np.float32)
     if not np.isfinite(ref).all():
         raise ValueError(
-            "reference contains NaN or infinite values (after conversion to float32); "
-            "replace them, e.g. with np.nan_to_num(reference)"
+            "reference contains NaN or infinite values (after conversion to float32). "
+            "Fix: replace them, e.g. with np.nan_to_num(reference)."
         )
     return ref
 
 
 def _as_images(images, shape: tuple[int, int] | None, name: str = "images"):
     """``(stack (N, H, W), single)`` where ``single`` says the input was one (H, W) image."""
-    arr = _as_real_array(images, name)
+    arr = checks.real_array(images, name)
     if arr.ndim == 2:
         single = True
         arr = arr[np.newaxis]
@@ -137,26 +122,26 @@ def _as_images(images, shape: tuple[int, int] | None, name: str = "images"):
     else:
         raise ValueError(
             f"{name} must be one image (H, W) or a stack (N, H, W), got an array of shape "
-            f"{arr.shape}"
+            f"{arr.shape}. Fix: pass one image or a stack, e.g. reshape(-1, H, W)."
         )
     if shape is not None and arr.shape[1:] != tuple(shape):
         raise ValueError(
-            f"{name} have shape {arr.shape[1:]} but the reference has shape {tuple(shape)}; "
-            "crop or resize them to the reference's shape"
+            f"{name} have shape {arr.shape[1:]} but the reference has shape {tuple(shape)}. "
+            "Fix: crop or resize them to the reference's shape."
         )
     return arr, single
 
 
 # --------------------------------------------------------------------------------------------
-# FFT correlator (private): maps of one chunk of _CHUNK images
+# FFT correlator: maps of one chunk of CHUNK images
 # --------------------------------------------------------------------------------------------
 _PYFFTW_PLAN_LOCK = threading.Lock()
 
 
-class _Correlator:
-    """Computes the correlation maps of one chunk of ``_CHUNK`` float32 images.
+class Correlator:
+    """Computes the correlation maps of one chunk of ``CHUNK`` float32 images.
 
-    Write the images into :attr:`buffer` (shape ``(_CHUNK, H, W)``, float32), then call
+    Write the images into :attr:`buffer` (shape ``(CHUNK, H, W)``, float32), then call
     :meth:`run`; the maps it returns may be an internal buffer, valid until the next call.
     Not thread-safe: one instance per thread.
     """
@@ -172,15 +157,15 @@ class _Correlator:
 
             self._fft = scipy.fft
             self._rc = spectrum.astype(np.complex64)
-            self.buffer = np.zeros((_CHUNK, h, w), dtype=np.float32)
+            self.buffer = np.zeros((CHUNK, h, w), dtype=np.float32)
         else:
             import pyfftw
 
             # FFTW's unnormalised backward transform: fold 1/(H W) into the reference spectrum.
             self._rc = (spectrum / (h * w)).astype(np.complex64)
-            self.buffer = pyfftw.zeros_aligned((_CHUNK, h, w), dtype=np.float32)
-            self._spec = pyfftw.empty_aligned((_CHUNK, h, w // 2 + 1), dtype=np.complex64)
-            self._maps = pyfftw.empty_aligned((_CHUNK, h, w), dtype=np.float32)
+            self.buffer = pyfftw.zeros_aligned((CHUNK, h, w), dtype=np.float32)
+            self._spec = pyfftw.empty_aligned((CHUNK, h, w // 2 + 1), dtype=np.complex64)
+            self._maps = pyfftw.empty_aligned((CHUNK, h, w), dtype=np.float32)
             with _PYFFTW_PLAN_LOCK:
                 # FFTW_ESTIMATE plans are deterministic, but FFTW reuses any wisdom (for
                 # example from an earlier FFTW_MEASURE plan of another library) and would then
@@ -219,11 +204,15 @@ class _Correlator:
 _THREAD_CACHE = threading.local()
 
 
-def _get_correlator(reference32: np.ndarray, backend: str) -> _Correlator:
-    """A correlator for this thread, reused while the reference and backend stay the same."""
+def correlator(reference32: np.ndarray, backend: str) -> Correlator:
+    """A :class:`Correlator` for this thread, reused while the reference and backend stay the same.
+
+    ``reference32`` is a reference checked by :func:`as_reference` and ``backend`` one checked by
+    :func:`check_backend`.
+    """
     corr = getattr(_THREAD_CACHE, "correlator", None)
     if corr is None or not corr.matches(reference32, backend):
-        corr = _Correlator(reference32.copy(), backend)
+        corr = Correlator(reference32.copy(), backend)
         _THREAD_CACHE.correlator = corr
     return corr
 
@@ -233,8 +222,11 @@ def _signed(index, n: int):
     return (index + n // 2) % n - n // 2
 
 
-def _chunk_peaks(maps: np.ndarray):
-    """``(dy, dx, peaks)`` of a C-contiguous ``(k, H, W)`` stack of maps."""
+def chunk_peaks(maps: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(dy, dx, peaks)`` of a C-contiguous ``(k, H, W)`` stack of non-centred maps.
+
+    The first maximum of each map in C order, as signed shifts (module docstring); no checks.
+    """
     k, h, w = maps.shape
     flat = maps.reshape(k, h * w)
     idx = flat.argmax(axis=1)
@@ -255,7 +247,7 @@ def _roll_into(out: np.ndarray, image: np.ndarray, dy: int, dx: int) -> None:
 
 def _run_chunks(n_images: int, workers: int, job) -> None:
     """Call ``job(first_chunk, stop_chunk)`` over contiguous chunk ranges, in threads."""
-    n_chunks = -(-n_images // _CHUNK)
+    n_chunks = -(-n_images // CHUNK)
     if n_chunks == 0:
         return
     workers = min(workers, n_chunks)
@@ -279,23 +271,23 @@ def _align_stack(stack, ref32, *, workers, backend, want_aligned, want_maps):
     aligned = np.empty(stack.shape, dtype=stack.dtype) if want_aligned else None
 
     def job(c0: int, c1: int) -> None:
-        corr = _get_correlator(ref32, backend)
+        corr = correlator(ref32, backend)
         buf = corr.buffer
         for c in range(c0, c1):
-            i0 = c * _CHUNK
-            i1 = min(i0 + _CHUNK, n)
+            i0 = c * CHUNK
+            i1 = min(i0 + CHUNK, n)
             k = i1 - i0
             buf[:k] = stack[i0:i1]
-            if k < _CHUNK:
+            if k < CHUNK:
                 buf[k:] = 0.0
             if not np.isfinite(buf[:k]).all():
                 bad = i0 + int(np.flatnonzero(~np.isfinite(buf[:k]).reshape(k, -1).all(axis=1))[0])
                 raise ValueError(
-                    f"image {bad} contains NaN or infinite values (after conversion to float32); "
-                    "remove or repair it before aligning"
+                    f"image {bad} contains NaN or infinite values (after conversion to float32). "
+                    "Fix: remove or repair it before aligning."
                 )
             maps = corr.run()
-            dy, dx, pk = _chunk_peaks(maps)
+            dy, dx, pk = chunk_peaks(maps)
             shifts[i0:i1, 0] = dy[:k]
             shifts[i0:i1, 1] = dx[:k]
             peaks[i0:i1] = pk[:k]
@@ -312,7 +304,10 @@ def _align_stack(stack, ref32, *, workers, backend, want_aligned, want_maps):
 # --------------------------------------------------------------------------------------------
 # public API
 # --------------------------------------------------------------------------------------------
-def correlation_maps(images, reference, *, workers=None, fft_backend="scipy") -> np.ndarray:
+def correlation_maps(
+    images: ArrayLike, reference: ArrayLike, *, workers: int | None = None,
+    fft_backend: str = "scipy",
+) -> np.ndarray:
     """Cyclic cross-correlation maps of images with a reference (zero shift at ``[0, 0]``).
 
     For each image ``n``::
@@ -353,10 +348,10 @@ def correlation_maps(images, reference, *, workers=None, fft_backend="scipy") ->
     .. [2] A. Balanov, W. Huleihel and T. Bendory, "Einstein from Noise: Statistical Analysis",
            arXiv:2407.05277 (2024).
     """
-    ref32 = _as_reference(reference)
+    ref32 = as_reference(reference)
     stack, single = _as_images(images, ref32.shape)
-    workers = _check_workers(workers)
-    backend = _check_backend(fft_backend)
+    workers = checks.workers(workers)
+    backend = check_backend(fft_backend)
     maps, _, _, _ = _align_stack(
         stack, ref32, workers=workers, backend=backend, want_aligned=False, want_maps=True
     )
@@ -364,7 +359,7 @@ def correlation_maps(images, reference, *, workers=None, fft_backend="scipy") ->
 
 
 
-def peak_shifts(maps):
+def peak_shifts(maps: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
     """Signed shifts and values of the maxima of correlation maps.
 
     The peak of a map ``c`` is at ``(iy, ix) = unravel_index(argmax(c))`` (the first maximum in
@@ -395,10 +390,10 @@ def peak_shifts(maps):
     stack = np.ascontiguousarray(stack)
     if stack.shape[0] == 0:
         return np.empty((0, 2), dtype=np.int64), np.empty(0, dtype=np.float32)
-    dy, dx, peaks = _chunk_peaks(stack)
+    dy, dx, peaks = chunk_peaks(stack)
     if np.isnan(peaks).any():
         bad = int(np.flatnonzero(np.isnan(peaks))[0])
-        raise ValueError(f"map {bad} contains NaN; compute the maps from finite images")
+        raise ValueError(f"map {bad} contains NaN. Fix: compute the maps from finite images.")
     shifts = np.stack([dy, dx], axis=1).astype(np.int64)
     peaks = peaks.astype(np.float32)
     if single:
@@ -406,7 +401,7 @@ def peak_shifts(maps):
     return shifts, peaks
 
 
-def apply_shifts(images, shifts) -> np.ndarray:
+def apply_shifts(images: ArrayLike, shifts: ArrayLike) -> np.ndarray:
     """Undo shifts: cyclically roll each image by minus its shift.
 
     ``aligned[i] = np.roll(images[i], (-dy_i, -dx_i), axis=(-2, -1))``, i.e.
@@ -436,14 +431,14 @@ def apply_shifts(images, shifts) -> np.ndarray:
     sh = np.asarray(shifts)
     if sh.dtype == np.bool_ or not np.issubdtype(sh.dtype, np.integer):
         raise TypeError(
-            f"shifts must be integers, got dtype {sh.dtype}; round them first, "
-            "e.g. np.rint(shifts).astype(int)"
+            f"shifts must be integers, got dtype {sh.dtype}. Fix: round them first, "
+            "e.g. np.rint(shifts).astype(int)."
         )
     expected = (2,) if single else (stack.shape[0], 2)
     if sh.shape != expected:
         raise ValueError(
             f"shifts must have shape {expected} for images of shape {np.shape(images)}, "
-            f"got {sh.shape}"
+            f"got {sh.shape}. Fix: pass one (dy, dx) row per image."
         )
     sh = sh.reshape(-1, 2)
     out = np.empty(stack.shape, dtype=stack.dtype)
@@ -475,7 +470,12 @@ class AlignmentResult:
 
 
 def align_to_reference(
-    images, reference, *, workers=None, return_maps=False, fft_backend="scipy"
+    images: ArrayLike,
+    reference: ArrayLike,
+    *,
+    workers: int | None = None,
+    return_maps: bool = False,
+    fft_backend: str = "scipy",
 ) -> AlignmentResult:
     """Align images to a reference by the peak of their cyclic cross-correlation.
 
@@ -528,10 +528,10 @@ def align_to_reference(
     >>> bool(np.array_equal(res.aligned, r))
     True
     """
-    ref32 = _as_reference(reference)
+    ref32 = as_reference(reference)
     stack, single = _as_images(images, ref32.shape)
-    workers = _check_workers(workers)
-    backend = _check_backend(fft_backend)
+    workers = checks.workers(workers)
+    backend = check_backend(fft_backend)
     maps, shifts, peaks, aligned = _align_stack(
         stack, ref32, workers=workers, backend=backend, want_aligned=True, want_maps=bool(return_maps)
     )
@@ -546,7 +546,7 @@ def align_to_reference(
 
 
 
-def centered(maps) -> np.ndarray:
+def centered(maps: ArrayLike) -> np.ndarray:
     """Peak-centred view of correlation maps, as ImageJ shows them.
 
     ``np.fft.fftshift`` over the last two axes: the zero shift moves from index ``[0, 0]`` to
@@ -567,6 +567,7 @@ def centered(maps) -> np.ndarray:
     arr = np.asarray(maps)
     if arr.ndim < 2:
         raise ValueError(
-            f"maps must have at least 2 dimensions (..., H, W), got shape {arr.shape}"
+            f"maps must have at least 2 dimensions (..., H, W), got shape {arr.shape}. "
+            "Fix: pass one map (H, W) or a stack of maps."
         )
     return np.fft.fftshift(arr, axes=(-2, -1))

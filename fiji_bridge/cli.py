@@ -174,9 +174,9 @@ def _doctor(args: argparse.Namespace) -> int:
 def _check_scheduler(scheduler: str | None) -> None:
     """Fail in seconds, before ImageJ starts, on a bad or unreachable scheduler."""
     if scheduler is not None and scheduler != "local":
-        from fiji_bridge import engine
+        from fiji_bridge import scheduler as dask_scheduler
 
-        engine.check_scheduler(scheduler)
+        dask_scheduler.check_scheduler(scheduler)
 
 
 def _progress_bar(total: int, desc: str, **options):

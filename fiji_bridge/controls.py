@@ -32,19 +32,15 @@ from __future__ import annotations
 
 import math
 import numbers
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
 import scipy.ndimage
 
-from fiji_bridge.align import (
-    _as_real_array,
-    align_to_reference,
-    apply_shifts,
-    correlation_maps,
-    peak_shifts,
-)
+from fiji_bridge.align import align_to_reference, apply_shifts, correlation_maps, peak_shifts
 from fiji_bridge.metrics import pearson_cc
+from fiji_bridge.stacks import as_stack, normalise_images
 
 __all__ = [
     "IMAGE_CHUNK",
@@ -55,7 +51,6 @@ __all__ = [
     "classify",
     "cross_reference_cc",
     "different_reference_control",
-    "normalise_images",
     "rotate_images",
     "rotation_grid",
 ]
@@ -73,73 +68,42 @@ ROTATION_MODE = "constant"
 # --------------------------------------------------------------------------------------------
 # validation helpers
 # --------------------------------------------------------------------------------------------
-def _as_stack(x, name: str) -> np.ndarray:
-    """Real ``(N, H, W)`` view/copy of one image ``(H, W)`` or a stack."""
-    arr = _as_real_array(x, name)  # TypeError for non-numeric input, as in fiji_bridge.align
-    if arr.ndim == 2:
-        arr = arr[np.newaxis]
-    elif arr.ndim != 3:
-        raise ValueError(
-            f"{name} must be one image (H, W) or a stack (N, H, W), got shape {arr.shape}"
-        )
-    if arr.shape[1] < 2 or arr.shape[2] < 2:
-        raise ValueError(f"{name} must be at least 2 x 2 pixels, got images of {arr.shape[1:]}")
-    return arr
-
-
-def normalise_images(images, *, name: str = "images") -> np.ndarray:
-    r"""Normalise each image to mean 0 and sample standard deviation 1.
-
-    .. math::
-
-        \hat x[p] = \frac{x[p] - \bar x}{s}, \qquad
-        s = \sqrt{\frac{1}{HW - 1} \sum_p (x[p] - \bar x)^2}
-
-    (``ddof=1``, as ImageJ's ``getStatistics().stdDev`` that :mod:`fiji_bridge.reference` uses),
-    computed in float64.
-
-    Parameters
-    ----------
-    images : array_like
-        ``(H, W)`` or ``(N, H, W)`` real, finite images.
-    name : str, optional
-        Name used in error messages.
-
-    Returns
-    -------
-    numpy.ndarray
-        float64 ``(N, H, W)`` (a single image becomes ``N = 1``).
-
-    Raises
-    ------
-    ValueError
-        Non-real or non-finite input, wrong number of dimensions, or a constant image (its
-        standard deviation is 0), named by its 0-based index.
-    """
-    stack = _as_stack(images, name).astype(np.float64)
-    finite = np.isfinite(stack).reshape(stack.shape[0], -1).all(axis=1)
-    if not finite.all():
-        bad = int(np.flatnonzero(~finite)[0])
-        raise ValueError(
-            f"{name}[{bad}] contains NaN or infinite values; replace them "
-            "(e.g. np.nan_to_num) or drop that image"
-        )
-    mean = stack.mean(axis=(1, 2), keepdims=True)
-    centred = stack - mean
-    sd = np.sqrt((centred**2).sum(axis=(1, 2), keepdims=True) / (stack[0].size - 1))
-    flat = sd.ravel() <= 1e-12 * np.maximum(1.0, np.abs(mean.ravel()))
-    if flat.any():
-        bad = int(np.flatnonzero(flat)[0])
-        raise ValueError(
-            f"{name}[{bad}] is constant (standard deviation 0), so it cannot be normalised; "
-            "remove it or pass an image with some contrast"
-        )
-    return centred / sd
-
-
 def _chunks(n: int):
     for i0 in range(0, n, IMAGE_CHUNK):
         yield i0, min(i0 + IMAGE_CHUNK, n)
+
+
+def _best_over_templates(
+    stack: np.ndarray, templates: Iterable[np.ndarray], workers: int | None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(index, shifts, peaks)`` of the highest correlation peak of each image over templates.
+
+    ``index[i]`` is the template whose map of image ``i`` has the highest peak, ``shifts[i]``
+    (int64 signed ``(dy, dx)``) and ``peaks[i]`` (float32) its peak. Ties go to the lowest
+    template index, and within a map to the first maximum in C order. Maps are computed
+    template by template in chunks of :data:`IMAGE_CHUNK` images.
+    """
+    n = stack.shape[0]
+    index = np.zeros(n, dtype=np.int64)
+    shifts = np.zeros((n, 2), dtype=np.int64)
+    peaks = np.full(n, -np.inf, dtype=np.float32)
+    for k, template in enumerate(templates):
+        for i0, i1 in _chunks(n):
+            sh, pk = peak_shifts(correlation_maps(stack[i0:i1], template, workers=workers))
+            better = pk > peaks[i0:i1]  # strict: ties keep the lower index
+            idx = np.flatnonzero(better) + i0
+            peaks[idx] = pk[better]
+            shifts[idx] = sh[better]
+            index[idx] = k
+    return index, shifts, peaks
+
+
+def _images(images) -> np.ndarray:
+    """A non-empty stack of real images (``(H, W)`` is one image)."""
+    stack = as_stack(images, "images")
+    if stack.shape[0] < 1:
+        raise ValueError("images is an empty stack (N = 0). Fix: pass at least one image.")
+    return stack
 
 
 def _cc_or_nan(average: np.ndarray, references: np.ndarray) -> np.ndarray:
@@ -243,34 +207,21 @@ def classify(images, references, *, workers=None) -> ClassificationResult:
     ----------
     .. [1] M. Shatsky, R. J. Hall, S. E. Brenner, R. M. Glaeser, J. Struct. Biol. 166:67-78 (2009).
     """
-    refs_in = _as_stack(references, "references")
+    refs_in = as_stack(references, "references")
     if refs_in.shape[0] < 1:
         raise ValueError(
             "references must hold at least one reference (K >= 1), got an empty stack of shape "
-            f"{refs_in.shape}; pass a (K, H, W) stack with K >= 1"
+            f"{refs_in.shape}. Fix: pass a (K, H, W) stack with K >= 1."
         )
     refs = normalise_images(refs_in, name="references").astype(np.float32)
-    stack = _as_stack(images, "images")
-    if stack.shape[0] < 1:
-        raise ValueError("images is an empty stack (N = 0); pass at least one image")
+    stack = _images(images)
     if stack.shape[1:] != refs.shape[1:]:
         raise ValueError(
             f"images are {stack.shape[1]}x{stack.shape[2]} but the references are "
-            f"{refs.shape[1]}x{refs.shape[2]}; crop or resize one to the other's shape"
+            f"{refs.shape[1]}x{refs.shape[2]}. Fix: crop or resize one to the other's shape."
         )
     n, k_refs = stack.shape[0], refs.shape[0]
-    labels = np.zeros(n, dtype=np.int64)
-    shifts = np.zeros((n, 2), dtype=np.int64)
-    peaks = np.full(n, -np.inf, dtype=np.float32)
-    for k in range(k_refs):
-        for i0, i1 in _chunks(n):
-            maps = correlation_maps(stack[i0:i1], refs[k], workers=workers)
-            sh, pk = peak_shifts(maps)
-            better = pk > peaks[i0:i1]  # strict: ties keep the lower k
-            idx = np.flatnonzero(better) + i0
-            peaks[idx] = pk[better]
-            shifts[idx] = sh[better]
-            labels[idx] = k
+    labels, shifts, peaks = _best_over_templates(stack, refs, workers)
     sums = np.zeros(refs.shape, dtype=np.float64)
     for i0, i1 in _chunks(n):
         aligned = apply_shifts(stack[i0:i1], shifts[i0:i1])
@@ -309,14 +260,21 @@ def rotation_grid(angle_step) -> np.ndarray:
 
     Raises
     ------
+    TypeError
+        If ``angle_step`` is not a real number (bools and strings included).
     ValueError
-        If ``angle_step`` is not a finite number in ``(0, 180]``.
+        If ``angle_step`` is not finite or not in ``(0, 180]``.
     """
-    ok = isinstance(angle_step, numbers.Real) and not isinstance(angle_step, (bool, np.bool_))
-    step = float(angle_step) if ok else math.nan
+    if isinstance(angle_step, (bool, np.bool_)) or not isinstance(angle_step, numbers.Real):
+        raise TypeError(
+            f"angle step must be a number of degrees in (0, 180], got "
+            f"{type(angle_step).__name__} {angle_step!r}. Fix: pass e.g. angle_step=5."
+        )
+    step = float(angle_step)
     if not (math.isfinite(step) and 0.0 < step <= 180.0):
         raise ValueError(
-            f"angle step must be in (0, 180] degrees, got {angle_step!r}; pass e.g. angle_step=5"
+            f"angle step must be in (0, 180] degrees, got {angle_step!r}. "
+            "Fix: pass e.g. angle_step=5."
         )
     return np.arange(0.0, 360.0, step, dtype=np.float64)
 
@@ -348,7 +306,7 @@ def rotate_images(images, angle) -> np.ndarray:
     numpy.ndarray
         float64, ``(N, H, W)``.
     """
-    stack = _as_stack(images, "images").astype(np.float64)
+    stack = as_stack(images, "images").astype(np.float64)
     if float(angle) % 360.0 == 0.0:
         return stack.copy()
     return scipy.ndimage.rotate(
@@ -462,41 +420,33 @@ def align_rotations(
     besides the optional aligned stack.
     """
     grid = rotation_grid(angle_step)
-    ref_in = _as_stack(reference, "reference")
+    ref_in = as_stack(reference, "reference")
     if ref_in.shape[0] != 1:
         raise ValueError(
-            f"reference must be one 2-D image (H, W), got shape {np.shape(reference)}; "
-            "pass a single reference"
+            f"reference must be one 2-D image (H, W), got shape {np.shape(reference)}. "
+            "Fix: pass a single reference."
         )
     ref = normalise_images(ref_in, name="reference")
-    stack = _as_stack(images, "images")
-    if stack.shape[0] < 1:
-        raise ValueError("images is an empty stack (N = 0); pass at least one image")
+    stack = _images(images)
     if stack.shape[1:] != ref.shape[1:]:
         raise ValueError(
             f"images are {stack.shape[1]}x{stack.shape[2]} but the reference is "
-            f"{ref.shape[1]}x{ref.shape[2]}; crop or resize one to the other's shape"
+            f"{ref.shape[1]}x{ref.shape[2]}. Fix: crop or resize one to the other's shape."
         )
     n = stack.shape[0]
-    best_j = np.zeros(n, dtype=np.int64)
-    shifts = np.zeros((n, 2), dtype=np.int64)
-    peaks = np.full(n, -np.inf, dtype=np.float32)
-    for j, theta in enumerate(grid):
-        rotated = rotate_images(ref, theta)
-        try:
-            r_theta = normalise_images(rotated, name="rotated reference")[0].astype(np.float32)
-        except ValueError:
-            raise ValueError(
-                f"the reference rotated by {theta:g} degrees is constant (all its detail is in "
-                "the corners); centre the reference's content or use a larger image"
-            ) from None
-        for i0, i1 in _chunks(n):
-            sh, pk = peak_shifts(correlation_maps(stack[i0:i1], r_theta, workers=workers))
-            better = pk > peaks[i0:i1]  # strict: ties keep the smaller angle
-            idx = np.flatnonzero(better) + i0
-            peaks[idx] = pk[better]
-            shifts[idx] = sh[better]
-            best_j[idx] = j
+
+    def rotated_references():  # R_θ for θ in the grid, made one at a time
+        for theta in grid:
+            try:
+                yield normalise_images(rotate_images(ref, theta), name="rotated reference",
+                                       dtype=np.float32)[0]
+            except ValueError:
+                raise ValueError(
+                    f"the reference rotated by {theta:g} degrees is constant (all its detail is "
+                    "in the corners). Fix: centre the reference's content or use a larger image."
+                ) from None
+
+    best_j, shifts, peaks = _best_over_templates(stack, rotated_references(), workers)
     total = np.zeros(ref.shape[1:], dtype=np.float64)
     aligned_all = np.empty((n,) + ref.shape[1:], dtype=np.float64) if return_aligned else None
     for i0, i1 in _chunks(n):
@@ -521,17 +471,17 @@ def align_rotations(
 # different-reference control
 # --------------------------------------------------------------------------------------------
 def _reference_pair(reference_a, reference_b):
-    a = _as_stack(reference_a, "reference_a")
-    b = _as_stack(reference_b, "reference_b")
+    a = as_stack(reference_a, "reference_a")
+    b = as_stack(reference_b, "reference_b")
     if a.shape[0] != 1 or b.shape[0] != 1:
         raise ValueError(
             "reference_a and reference_b must each be one 2-D image (H, W), got shapes "
-            f"{np.shape(reference_a)} and {np.shape(reference_b)}"
+            f"{np.shape(reference_a)} and {np.shape(reference_b)}. Fix: pass two single images."
         )
     if a.shape != b.shape:
         raise ValueError(
             f"reference_a is {a.shape[1]}x{a.shape[2]} but reference_b is "
-            f"{b.shape[1]}x{b.shape[2]}; resize them to the same shape"
+            f"{b.shape[1]}x{b.shape[2]}. Fix: resize them to the same shape."
         )
     return (
         normalise_images(a, name="reference_a")[0],
@@ -610,9 +560,7 @@ def different_reference_control(images, reference_a, reference_b, *, workers=Non
         ``average_a``, ``average_b``, ``cc`` (2 x 2).
     """
     a, b = _reference_pair(reference_a, reference_b)
-    stack = _as_stack(images, "images")
-    if stack.shape[0] < 1:
-        raise ValueError("images is an empty stack (N = 0); pass at least one image")
+    stack = _images(images)
     averages = []
     for ref in (a, b):
         total = np.zeros(ref.shape, dtype=np.float64)

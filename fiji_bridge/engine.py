@@ -26,41 +26,42 @@ aligns 2,000. Per image and thread: drawing the noise ~125 us, FFTs ~70 us (scip
 
 from __future__ import annotations
 
-import collections
-import logging
 import numbers
 import sys
 import time
-import warnings
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import Any, Callable, Sequence
 
 import numpy as np
+from numpy.typing import ArrayLike
 
-from .align import (
-    _CHUNK,
-    _as_reference,
-    _check_backend,
-    _check_workers,
-    _chunk_peaks,
-    _get_correlator,
-    apply_shifts,
+from fiji_bridge import checks
+from fiji_bridge.align import CHUNK, apply_shifts, as_reference, check_backend, chunk_peaks, correlator
+from fiji_bridge.noise import RNG_BLOCK, block_generator
+from fiji_bridge.scheduler import (
+    DEFAULT_CONNECT_TIMEOUT,
+    SchedulerConnectionError,
+    check_scheduler,
+    check_scheduler_spec,
+    open_dask,
+    run_dask,
+    run_threads,
 )
-from .noise import RNG_BLOCK, _block_generator, _check_seed
 
-__all__ = ["StreamResult", "SchedulerConnectionError", "stream_alignment"]
+# SchedulerConnectionError, DEFAULT_CONNECT_TIMEOUT and check_scheduler live in
+# fiji_bridge.scheduler; they are re-exported here because stream_alignment raises and uses them.
+__all__ = [
+    "DEFAULT_CONNECT_TIMEOUT",
+    "SchedulerConnectionError",
+    "StreamResult",
+    "check_scheduler",
+    "stream_alignment",
+]
 
 #: Default Dask task size, in pixels: 2**24 pixels is 1024 images of 128 x 128 (about 0.2 s of
 #: work, 4 MB of block sums to send back) or 64 images of 512 x 512.
 _DASK_TASK_PIXELS = 2**24
-
-#: Seconds to wait for an existing Dask scheduler before giving up.
-DEFAULT_CONNECT_TIMEOUT = 3.0
-
-
-class SchedulerConnectionError(ConnectionError):
-    """The Dask scheduler given to :func:`stream_alignment` could not be reached."""
-
 
 @dataclass(frozen=True, eq=False)
 class StreamResult:
@@ -153,11 +154,11 @@ def _process_block(ref32, seed, block, n_images, rel_cuts, keep_examples, backen
     materialising the rolled image. Every sum runs image by image in index order.
     """
     h, w = ref32.shape
-    corr = _get_correlator(ref32, backend)
+    corr = correlator(ref32, backend)
     buf = corr.buffer
     start = block * RNG_BLOCK
     n = min(RNG_BLOCK, n_images - start)
-    gen = _block_generator(seed, block)
+    gen = block_generator(seed, block)
 
     padded = np.zeros((2 * h, 2 * w), dtype=np.float64)
     total = np.zeros((h, w), dtype=np.float64)
@@ -170,13 +171,13 @@ def _process_block(ref32, seed, block, n_images, rel_cuts, keep_examples, backen
     cuts = iter(rel_cuts)
     next_cut = next(cuts, None)
 
-    for c0 in range(0, n, _CHUNK):
+    for c0 in range(0, n, CHUNK):
         # Always a whole chunk from the stream (images past n_images are simply not used), so
-        # image i sits at position i % _CHUNK as in align.correlation_maps.
+        # image i sits at position i % CHUNK as in align.correlation_maps.
         gen.standard_normal(out=buf, dtype=np.float32)
         maps = corr.run()
-        dy, dx, pk = _chunk_peaks(maps)
-        k = min(_CHUNK, n - c0)
+        dy, dx, pk = chunk_peaks(maps)
+        k = min(CHUNK, n - c0)
         shifts[c0 : c0 + k, 0] = dy[:k]
         shifts[c0 : c0 + k, 1] = dx[:k]
         peaks[c0 : c0 + k] = pk[:k]
@@ -228,52 +229,19 @@ def _compute_blocks(
 # --------------------------------------------------------------------------------------------
 # validation
 # --------------------------------------------------------------------------------------------
-def _is_int(x) -> bool:
-    return isinstance(x, numbers.Integral) and not isinstance(x, (bool, np.bool_))
-
-
-def _check_counts(counts, n_images: int) -> np.ndarray:
+def _check_counts(counts: Any, n_images: int) -> np.ndarray:
+    """Sorted unique int64 counts in ``1 .. n_images`` (``[n_images]`` for None)."""
     if counts is None:
         return np.array([n_images], dtype=np.int64)
-    if _is_int(counts):
-        counts = [counts]
-    try:
-        items = list(np.asarray(counts).ravel()) if isinstance(counts, np.ndarray) else list(counts)
-    except TypeError:
-        raise TypeError(
-            f"counts must be a sequence of positive integers, got {type(counts).__name__}; "
-            "pass e.g. counts=[10, 100, 1000]"
-        ) from None
-    if not items:
-        raise ValueError("counts is empty; pass at least one count, e.g. counts=[n_images]")
-    for c in items:
-        if not _is_int(c):
-            raise TypeError(
-                f"counts must be integers, got {type(c).__name__} {c!r}; "
-                "pass e.g. counts=[10, 100, 1000]"
-            )
-        if c < 1 or c > n_images:
-            raise ValueError(
-                f"every count must be between 1 and n_images={n_images}, got {int(c)}; "
-                "drop it or raise n_images"
-            )
-    return np.unique(np.array([int(c) for c in items], dtype=np.int64))
+    return np.array(checks.counts(counts, maximum=n_images), dtype=np.int64)
 
 
-def _check_block_size(block_size):
+def _check_block_size(block_size: Any) -> int | None:
+    """None, or ``block_size`` rounded up to a whole number of RNG blocks."""
+    block_size = checks.block_size(block_size)
     if block_size is None:
         return None
-    if not _is_int(block_size):
-        raise TypeError(
-            f"block_size must be a positive integer or None, got {type(block_size).__name__} "
-            f"{block_size!r}; pass e.g. block_size=1024"
-        )
-    if block_size < 1:
-        raise ValueError(
-            f"block_size must be >= 1, got {block_size}; pass e.g. block_size=1024 or None for "
-            "the default"
-        )
-    return int(-(-int(block_size) // RNG_BLOCK) * RNG_BLOCK)
+    return int(-(-block_size // RNG_BLOCK) * RNG_BLOCK)
 
 
 def _check_progress(progress, total):
@@ -295,7 +263,7 @@ def _check_progress(progress, total):
         return progress, None
     raise TypeError(
         f"progress must be None, True (tqdm bar on stderr) or a callable progress(done, total), "
-        f"got {type(progress).__name__}"
+        f"got {type(progress).__name__}. Fix: pass progress=True or a function."
     )
 
 
@@ -379,130 +347,22 @@ class _Combiner:
 
 
 # --------------------------------------------------------------------------------------------
-# schedulers
-# --------------------------------------------------------------------------------------------
-def _consume_in_order(submit, n_tasks, window, consume, *, release=False):
-    """Keep up to ``window`` tasks submitted and consume their results in task order.
-
-    Consuming in task order is what makes the sums bit-identical whatever runs the tasks.
-    ``submit(t)`` returns a future; ``release=True`` releases Dask futures once consumed.
-    """
-    pending = collections.deque()
-    next_task = 0
-    try:
-        while next_task < n_tasks or pending:
-            while next_task < n_tasks and len(pending) < window:
-                pending.append(submit(next_task))
-                next_task += 1
-            fut = pending.popleft()
-            result = fut.result()
-            if release:
-                fut.release()
-            consume(result)
-    finally:
-        for fut in pending:
-            fut.cancel()
-
-
-def _run_in_process(make_task_args, n_tasks, workers, consume):
-    """Run the tasks in this process (``workers`` threads), consuming results in order."""
-    if workers == 1:
-        for t in range(n_tasks):
-            consume(_compute_blocks(*make_task_args(t)))
-        return
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        _consume_in_order(lambda t: pool.submit(_compute_blocks, *make_task_args(t)),
-                          n_tasks, 2 * workers, consume)
-
-
-def _open_dask(scheduler, connect_timeout):
-    """Return ``(client, closers, description)`` for a scheduler spec."""
-    try:
-        import distributed
-    except ImportError:  # pragma: no cover - dask[distributed] is a dependency
-        raise RuntimeError(
-            "scheduler=... needs dask.distributed: `pip install 'dask[distributed]'`, "
-            "or pass scheduler=None to run in-process"
-        ) from None
-
-    if isinstance(scheduler, distributed.Client):
-        address = getattr(getattr(scheduler, "scheduler", None), "address", None)
-        _ensure_workers(scheduler, address, connect_timeout)
-        return scheduler, [], f"dask client ({address})"
-    if scheduler == "local":
-        with warnings.catch_warnings():
-            # The scheduler's small HTTP server falls back to a free port when 8787 is taken.
-            warnings.filterwarnings("ignore", message="Port .* is already in use", category=UserWarning)
-            cluster = distributed.LocalCluster(
-                n_workers=2,
-                threads_per_worker=1,
-                host="127.0.0.1",
-                dashboard_address=None,
-                processes=True,
-                silence_logs=logging.ERROR,
-            )
-        try:
-            client = distributed.Client(cluster, set_as_default=False)
-        except BaseException:
-            cluster.close()
-            raise
-        return client, [client.close, cluster.close], "local"
-    try:
-        client = distributed.Client(
-            scheduler, timeout=connect_timeout, set_as_default=False
-        )
-    except (OSError, TimeoutError) as exc:
-        raise SchedulerConnectionError(
-            f"could not reach the Dask scheduler at {scheduler!r} within {connect_timeout:g} s "
-            f"({type(exc).__name__}: {exc}); start one (`dask scheduler` and `dask worker "
-            f"{scheduler}`), check the address, or pass scheduler='local' or scheduler=None"
-        ) from exc
-    try:
-        _ensure_workers(client, scheduler, connect_timeout)
-    except BaseException:
-        client.close()
-        raise
-    return client, [client.close], scheduler
-
-
-def _ensure_workers(client, address, timeout):
-    """Fail clearly, instead of waiting forever, when the scheduler has no workers."""
-    if client.nthreads():
-        return
-    try:
-        client.wait_for_workers(1, timeout=timeout)
-    except (OSError, TimeoutError) as exc:
-        raise SchedulerConnectionError(
-            f"the Dask scheduler at {address!r} has no workers (waited {timeout:g} s); start "
-            f"some with `dask worker {address}`, or pass scheduler='local' or scheduler=None"
-        ) from exc
-
-
-def _run_dask(client, make_task_args, n_tasks, consume):
-    """Submit the tasks to Dask (bounded window), consuming results in task order."""
-    nthreads = sum(client.nthreads().values()) or 1
-    _consume_in_order(
-        lambda t: client.submit(_compute_blocks, *make_task_args(t), pure=False),
-        n_tasks, max(4, 2 * nthreads), consume, release=True)
-
-
-# --------------------------------------------------------------------------------------------
 # public API
 # --------------------------------------------------------------------------------------------
 def stream_alignment(
-    reference,
-    n_images,
+    reference: ArrayLike,
+    n_images: int,
     *,
-    seed,
-    counts=None,
-    block_size=None,
-    workers=None,
-    scheduler=None,
-    keep_examples=16,
-    keep_shifts=True,
-    progress=None,
-    fft_backend="scipy",
-    connect_timeout=DEFAULT_CONNECT_TIMEOUT,
+    seed: int,
+    counts: int | Sequence[int] | None = None,
+    block_size: int | None = None,
+    workers: int | None = None,
+    scheduler: Any = None,
+    keep_examples: int = 16,
+    keep_shifts: bool = True,
+    progress: bool | Callable[[int, int], Any] | None = None,
+    fft_backend: str = "scipy",
+    connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
 ) -> StreamResult:
     """Align ``n_images`` noise images to a reference and average them, in bounded memory.
 
@@ -596,41 +456,39 @@ def stream_alignment(
     >>> res.aligned_means.shape
     (2, 32, 32)
     """
-    ref32 = _as_reference(reference)
+    ref32 = as_reference(reference)
     h, w = ref32.shape
-    if not _is_int(n_images):
-        raise TypeError(
-            f"n_images must be a positive integer, got {type(n_images).__name__} {n_images!r}"
-        )
-    n_images = int(n_images)
-    if n_images < 1:
-        raise ValueError(f"n_images must be >= 1, got {n_images}")
-    seed = _check_seed(seed)
+    n_images = checks.integer(n_images, "n_images", minimum=1, fix="pass e.g. n_images=1000")
+    seed = checks.seed(seed)
     counts = _check_counts(counts, n_images)
     block_size = _check_block_size(block_size)
-    if not _is_int(keep_examples):
-        raise TypeError(
-            f"keep_examples must be a non-negative integer, got {type(keep_examples).__name__}"
-        )
-    if keep_examples < 0:
-        raise ValueError(f"keep_examples must be >= 0, got {keep_examples}")
-    keep_examples = int(keep_examples)
+    keep_examples = checks.integer(keep_examples, "keep_examples", minimum=0,
+                                   fix="pass e.g. keep_examples=16, or 0 for none")
     if not isinstance(keep_shifts, (bool, np.bool_)):
-        raise TypeError(f"keep_shifts must be True or False, got {keep_shifts!r}")
-    backend = _check_backend(fft_backend)
+        raise TypeError(
+            f"keep_shifts must be True or False, got {keep_shifts!r}. Fix: pass keep_shifts=False "
+            "to keep only the shift histogram."
+        )
+    backend = check_backend(fft_backend)
     if isinstance(connect_timeout, (bool, np.bool_)) or not isinstance(connect_timeout, numbers.Real):
-        raise TypeError(f"connect_timeout must be a number of seconds, got {connect_timeout!r}")
+        raise TypeError(
+            f"connect_timeout must be a number of seconds, got {connect_timeout!r}. "
+            "Fix: pass e.g. connect_timeout=3."
+        )
     if not connect_timeout > 0:
-        raise ValueError(f"connect_timeout must be > 0 seconds, got {connect_timeout}")
+        raise ValueError(
+            f"connect_timeout must be > 0 seconds, got {connect_timeout}. Fix: pass e.g. "
+            "connect_timeout=3."
+        )
 
-    _check_scheduler_spec(scheduler)
+    check_scheduler_spec(scheduler)
     use_dask = scheduler is not None
     if use_dask:
-        threads = _check_workers(workers, default=1)
+        threads = checks.workers(workers, default=1)
         if block_size is None:
             block_size = max(RNG_BLOCK, (_DASK_TASK_PIXELS // (h * w)) // RNG_BLOCK * RNG_BLOCK)
     else:
-        threads = _check_workers(workers)
+        threads = checks.workers(workers)
         if block_size is None:
             block_size = RNG_BLOCK
     callback, closer = _check_progress(progress, n_images)
@@ -672,10 +530,10 @@ def stream_alignment(
 
     try:
         if use_dask:
-            client, closers, description = _open_dask(scheduler, float(connect_timeout))
+            client, closers, description = open_dask(scheduler, float(connect_timeout))
             try:
                 t0 = time.perf_counter()
-                _run_dask(client, make_task_args, n_tasks, consume)
+                run_dask(client, _compute_blocks, make_task_args, n_tasks, consume)
                 elapsed = time.perf_counter() - t0
             finally:
                 for close in closers:
@@ -686,7 +544,7 @@ def stream_alignment(
         else:
             description = f"in-process ({threads} thread{'s' if threads > 1 else ''})"
             t0 = time.perf_counter()
-            _run_in_process(make_task_args, n_tasks, threads, consume)
+            run_threads(_compute_blocks, make_task_args, n_tasks, threads, consume)
             elapsed = time.perf_counter() - t0
     finally:
         if closer is not None:
@@ -712,37 +570,3 @@ def stream_alignment(
         scheduler=description,
         elapsed_s=elapsed,
     )
-
-
-def _is_dask_client(obj) -> bool:
-    mod = sys.modules.get("distributed")
-    return mod is not None and isinstance(obj, mod.Client)
-
-
-def _check_scheduler_spec(scheduler) -> None:
-    """ValueError unless ``scheduler`` is None, 'local', an address with '://' or a Client."""
-    if scheduler is None or _is_dask_client(scheduler):
-        return
-    if not isinstance(scheduler, str) or not (scheduler == "local" or "://" in scheduler):
-        raise ValueError(
-            f"scheduler must be None (in-process), 'local', an address like "
-            f"'tcp://host:8786' or a distributed.Client, got {scheduler!r}"
-        )
-
-
-def check_scheduler(scheduler, *, connect_timeout=DEFAULT_CONNECT_TIMEOUT) -> None:
-    """Connect to a Dask scheduler (and see a worker) within ``connect_timeout`` s, then let go.
-
-    Lets a command fail in seconds, before any other work, when the address is wrong.
-
-    Raises
-    ------
-    ValueError
-        ``scheduler`` is not a scheduler specification at all (e.g. ``"threads"``).
-    SchedulerConnectionError
-        The scheduler cannot be reached or has no workers; the message says how to fix it.
-    """
-    _check_scheduler_spec(scheduler)
-    client, closers, _ = _open_dask(scheduler, connect_timeout)
-    for close in closers:
-        close()

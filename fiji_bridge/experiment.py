@@ -27,6 +27,8 @@ import numpy as np
 import xarray as xr
 
 from fiji_bridge import __version__, align, checks, convert, imagej, metrics, noise
+from fiji_bridge import particles as particle_io
+from fiji_bridge.scheduler import check_scheduler_spec
 from fiji_bridge.reference import Reference, prepare_reference
 
 __all__ = ["DEFAULT_COUNTS", "DEFAULT_SEED", "ENGINES", "IN_MEMORY_BYTES", "ExperimentConfig",
@@ -141,6 +143,7 @@ class ExperimentConfig:
         put("block_size", checks.block_size(self.block_size))
         if self.workers is not None:
             put("workers", checks.workers(self.workers))
+        check_scheduler_spec(self.scheduler)
         if self.engine == "imagej":
             checks.fht_size(self.size, self.size)
             if self.scheduler is not None:
@@ -230,8 +233,6 @@ def einstein_from_noise(
     timings["reference_s"] = time.perf_counter() - started
     shape = ref.image.shape
     if particles is not None:
-        from fiji_bridge import particles as particle_io
-
         particles = particle_io.check_particles_match(particles, shape, allow_resample=False)
     total = config.total
     if config.scheduler is not None or total * shape[0] * shape[1] * 4 > IN_MEMORY_BYTES:
@@ -272,7 +273,12 @@ def einstein_from_noise(
     _finish(data, ref, handle, config.seed, total, config.engine, "imagej_z_project", timings,
             zproject_check)
     if particles is not None:
-        _compare_with_noise(data, ref, aligned_stack, config)
+        # The particles are aligned already; only the same count of pure noise (the seed's
+        # noise, streamed in bounded memory) is aligned beside them.
+        data.attrs["input"] = "particles"
+        data.attrs["particles_vs_noise"] = particle_io.particles_versus_noise(
+            aligned_stack.mean(axis=0, dtype=np.float64), ref.image, total, seed=config.seed,
+            workers=config.workers)
     else:
         data.attrs["input"] = "pure Gaussian noise"
     if config.controls_asked:
@@ -337,26 +343,6 @@ def _align_in_batches(stack: np.ndarray, reference: np.ndarray, workers: int | N
         if progress is not None:
             progress(stop, total)
     return shifts, peaks, aligned
-
-
-def _compare_with_noise(data: xr.Dataset, ref: Reference, aligned_stack: np.ndarray,
-                        config: ExperimentConfig) -> None:
-    """``attrs["particles_vs_noise"]``: the particles' average against the same count of noise."""
-    # The particles are aligned already; only the same count of pure noise (the seed's noise,
-    # streamed in bounded memory) is aligned beside them.
-    from fiji_bridge import engine as stream_engine
-
-    total = config.total
-    pure_noise = stream_engine.stream_alignment(
-        ref.image, total, seed=config.seed, counts=[total], keep_examples=0,
-        workers=config.workers)
-    data.attrs["input"] = "particles"
-    data.attrs["particles_vs_noise"] = {
-        "n_images": int(total),
-        "cc_particles": float(metrics.pearson_cc(aligned_stack.mean(axis=0, dtype=np.float64),
-                                                 ref.image)),
-        "cc_pure_noise": float(metrics.pearson_cc(pure_noise.aligned_means[0], ref.image)),
-    }
 
 
 def _dataset(ref: Reference, counts: Sequence[int], *, averages: np.ndarray,

@@ -37,6 +37,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from fiji_bridge import checks
+
 __all__ = [
     "pearson_cc",
     "rfft_frequencies",
@@ -55,18 +57,11 @@ __all__ = [
 # input validation
 # --------------------------------------------------------------------------------------------
 def _as_real_array(a, name: str, func: str, ndims: tuple[int, ...]) -> np.ndarray:
-    """Return ``a`` as a float64 array after checking type, dimensionality and finiteness."""
-    arr = np.asarray(a)
-    if np.iscomplexobj(arr):
-        raise ValueError(
-            f"{func}: {name} is complex ({arr.dtype}); expected a real image. "
-            f"Fix: pass the real image (e.g. np.real(...) or the magnitude), not its Fourier transform."
-        )
-    if not (np.issubdtype(arr.dtype, np.number) or arr.dtype == np.bool_):
-        raise ValueError(
-            f"{func}: {name} has non-numeric dtype {arr.dtype}; expected a real numeric image. "
-            f"Fix: convert it with np.asarray(..., dtype=float)."
-        )
+    """Return ``a`` as a float64 array after checking type, dimensionality and finiteness.
+
+    A non-real input (complex, bool, strings, objects) is a TypeError (:func:`checks.real_array`).
+    """
+    arr = checks.real_array(a, f"{func}: {name}")
     if arr.ndim not in ndims:
         want = " or ".join(
             {2: "a 2-D image (H, W)", 3: "a 3-D stack (K, H, W)"}[d] for d in ndims
@@ -110,17 +105,10 @@ def _pair(x, r, func: str, names: tuple[str, str] = ("x", "r")) -> tuple[np.ndar
 def _check_n_rings(n_rings, shape: tuple[int, int], func: str) -> int:
     if n_rings is None:
         return min(shape) // 2
-    if isinstance(n_rings, (bool, np.bool_)) or not isinstance(n_rings, (int, np.integer)):
-        raise ValueError(
-            f"{func}: n_rings must be a positive integer or None, got {n_rings!r}. "
-            f"Fix: pass e.g. n_rings={min(shape) // 2} (the default) or leave it as None."
-        )
-    if n_rings < 1:
-        raise ValueError(
-            f"{func}: n_rings must be >= 1, got {n_rings}. "
-            f"Fix: pass a positive integer or None (default min(H, W) // 2)."
-        )
-    return int(n_rings)
+    return checks.integer(
+        n_rings, f"{func}: n_rings", minimum=1,
+        fix=f"pass e.g. n_rings={min(shape) // 2} (the default, min(H, W) // 2) or None",
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -150,8 +138,10 @@ def pearson_cc(a, b):
 
     Raises
     ------
+    TypeError
+        If an input does not hold real numbers (:func:`fiji_bridge.checks.real_array`).
     ValueError
-        If an input is not real, not 2-D/3-D, contains NaN/inf, if the image shapes differ, if both
+        If an input is not 2-D/3-D, contains NaN/inf, if the image shapes differ, if both
         inputs are stacks, or if an image (or a stack slice) is constant: its standard deviation
         is 0 and the CC is undefined (0/0).
     """
@@ -627,22 +617,18 @@ def fit_loglog_slope(n_values, y_values) -> tuple[float, float]:
     Returns
     -------
     slope, intercept : float, float
+
+    Raises
+    ------
+    TypeError
+        Non-real values.
+    ValueError
+        Not 1-D, lengths differ, a value <= 0 or not finite, fewer than two distinct n.
     """
     func = "fit_loglog_slope"
     out = []
     for name, v in (("n_values", n_values), ("y_values", y_values)):
-        arr = np.asarray(v)
-        if np.iscomplexobj(arr) or not (np.issubdtype(arr.dtype, np.number)):
-            raise ValueError(
-                f"{func}: {name} must be real numbers, got dtype {arr.dtype}. "
-                f"Fix: pass a 1-D sequence of positive numbers."
-            )
-        arr = arr.astype(np.float64)
-        if arr.ndim != 1:
-            raise ValueError(
-                f"{func}: {name} has shape {arr.shape}; expected a 1-D sequence. "
-                f"Fix: pass e.g. np.ravel(...)."
-            )
+        arr = checks.real_array(v, f"{func}: {name}", ndim=1).astype(np.float64)
         if not np.all(np.isfinite(arr)) or np.any(arr <= 0):
             raise ValueError(
                 f"{func}: {name} must be finite and strictly positive to take log10 "

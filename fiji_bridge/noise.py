@@ -23,11 +23,11 @@ The noise is drawn in real space; it is not drawn in the Fourier domain (see the
 
 from __future__ import annotations
 
-import numbers
-
 import numpy as np
 
-__all__ = ["RNG_BLOCK", "noise_images"]
+from fiji_bridge import checks
+
+__all__ = ["RNG_BLOCK", "block_generator", "noise_images"]
 
 #: Number of consecutive images that share one random stream. Part of the definition of the
 #: noise of a seed: changing it changes every image after the first block. 64 keeps the cost of
@@ -44,46 +44,12 @@ RNG_BLOCK: int = 64
 _BIT_GENERATOR = np.random.SFC64
 
 
-def _check_seed(seed) -> int:
-    if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, numbers.Integral):
-        raise TypeError(
-            f"seed must be a non-negative integer, got {type(seed).__name__} {seed!r}; "
-            "pass e.g. seed=0"
-        )
-    seed = int(seed)
-    if seed < 0:
-        raise ValueError(f"seed must be a non-negative integer, got {seed}; pass e.g. seed=0")
-    return seed
+def block_generator(seed: int, block: int) -> np.random.Generator:
+    """Random stream of RNG block ``block`` of ``seed`` (see the module docstring).
 
-
-def _check_index(value, name: str) -> int:
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be an integer image index, got {type(value).__name__} {value!r}")
-    value = int(value)
-    if value < 0:
-        raise ValueError(f"{name} must be >= 0, got {value}")
-    return value
-
-
-def _check_shape(shape) -> tuple[int, int]:
-    try:
-        dims = tuple(shape)
-    except TypeError:  # not iterable: the same error as a wrong pair, below
-        dims = ()
-    if len(dims) != 2 or not all(
-        isinstance(d, numbers.Integral) and not isinstance(d, (bool, np.bool_)) for d in dims
-    ):
-        raise TypeError(
-            f"shape must be a pair (H, W) of positive integers, got {shape!r}; pass e.g. (128, 128)"
-        )
-    h, w = int(dims[0]), int(dims[1])
-    if h < 1 or w < 1:
-        raise ValueError(f"shape must have positive sides, got {(h, w)}; pass e.g. (128, 128)")
-    return h, w
-
-
-def _block_generator(seed: int, block: int) -> np.random.Generator:
-    """Random stream of RNG block ``block`` of ``seed`` (see the module docstring)."""
+    ``seed`` and ``block`` are taken as already checked non-negative integers; the images of
+    the block are drawn from it in order with ``standard_normal(dtype=numpy.float32)``.
+    """
     return np.random.Generator(_BIT_GENERATOR(np.random.SeedSequence(seed, spawn_key=(block,))))
 
 
@@ -136,21 +102,27 @@ def noise_images(seed, start, stop, shape, *, dtype=np.float32) -> np.ndarray:
     >>> bool((a[4:] == b).all())
     True
     """
-    seed = _check_seed(seed)
-    start = _check_index(start, "start")
-    stop = _check_index(stop, "stop")
+    seed = checks.seed(seed)
+    start = checks.integer(start, "start", minimum=0, fix="pass an image index, e.g. start=0")
+    stop = checks.integer(stop, "stop", minimum=0, fix="pass an image index, e.g. stop=100")
     if stop < start:
-        raise ValueError(f"stop must be >= start, got start={start}, stop={stop}")
-    h, w = _check_shape(shape)
+        raise ValueError(
+            f"stop must be >= start, got start={start}, stop={stop}. Fix: swap them or pass "
+            "an empty range start=stop."
+        )
+    h, w = checks.shape(shape)
     dtype = np.dtype(dtype)
     if dtype not in (np.dtype(np.float32), np.dtype(np.float64)):
-        raise TypeError(f"dtype must be numpy.float32 or numpy.float64, got {dtype}")
+        raise TypeError(
+            f"dtype must be numpy.float32 or numpy.float64, got {dtype}. Fix: pass "
+            "dtype=numpy.float32 (or numpy.float64)."
+        )
 
     out = np.empty((stop - start, h, w), dtype=np.float32)
     first_block = start // RNG_BLOCK
     last_block = (stop - 1) // RNG_BLOCK if stop > start else first_block - 1
     for block in range(first_block, last_block + 1):
-        gen = _block_generator(seed, block)
+        gen = block_generator(seed, block)
         block_start = block * RNG_BLOCK
         lo = max(start, block_start)
         hi = min(stop, block_start + RNG_BLOCK)

@@ -33,109 +33,58 @@ The ``run`` command takes ``--particles FILE`` (an MRC/MRCS or TIFF stack) and
     result = compare_with_noise(particles, reference.image, seed=seed)
 
 :func:`check_particles_match` raises a :class:`ValueError` whose message names the flags, e.g.
-``particles are 100x100 but the reference is 128x128: pass --size 100 to match the reference to
-them, or --resample-particles to resample the particles to 128x128``.
+``particles are 100x100 but the reference is 128x128. Fix: pass --size 100 to match the reference
+to them, or --resample-particles to resample the particles to 128x128.``
 """
 
 from __future__ import annotations
 
-import numbers
 import os
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
+from fiji_bridge import checks
 from fiji_bridge.align import align_to_reference
+from fiji_bridge.stacks import as_stack, normalise_images
+from fiji_bridge.engine import stream_alignment
 from fiji_bridge.metrics import pearson_cc
-from fiji_bridge.noise import noise_images
 
 __all__ = [
     "PARTICLE_FORMATS",
+    "aligned_noise_average",
     "check_particles_match",
     "compare_with_noise",
     "load_particles",
+    "particles_versus_noise",
     "resample_particles",
 ]
 
 #: File extensions (lower case) understood by :func:`load_particles`, and their format.
 PARTICLE_FORMATS = {".mrc": "mrc", ".mrcs": "mrc", ".tif": "tiff", ".tiff": "tiff"}
 
-#: Smallest side of the reference accepted by ``--size`` (``fiji_bridge.reference.MIN_SIZE``;
-#: kept here as a literal so that this module does not import the ImageJ layer).
-_REFERENCE_MIN_SIZE = 8
-
-#: Images normalised per float64 block (bounds the temporary memory of big stacks).
+#: Images aligned per call of :func:`fiji_bridge.align.align_to_reference`.
 _BLOCK = 256
 
 
 # --------------------------------------------------------------------------------------------
 # helpers
 # --------------------------------------------------------------------------------------------
-def _check_size(size) -> int | None:
-    if size is None:
-        return None
-    if isinstance(size, (bool, np.bool_)) or not isinstance(size, numbers.Integral) or size < 2:
-        raise ValueError(
-            f"size must be an integer >= 2 (the side of the square particles), got {size!r}; "
-            "pass e.g. size=128, or size=None to keep the particles as they are"
-        )
-    return int(size)
-
-
-def _check_shape(shape, name: str) -> tuple[int, int]:
-    try:
-        dims = tuple(shape)
-    except TypeError:
-        dims = ()
-    if len(dims) != 2 or not all(
-        isinstance(d, numbers.Integral) and not isinstance(d, (bool, np.bool_)) and d >= 2
-        for d in dims
-    ):
-        raise ValueError(f"{name} must be a pair (H, W) of integers >= 2, got {shape!r}")
-    return int(dims[0]), int(dims[1])
-
-
 def _as_particle_stack(particles, name: str = "particles") -> np.ndarray:
-    arr = np.asarray(particles)
-    if arr.dtype == np.bool_ or not (
-        np.issubdtype(arr.dtype, np.integer) or np.issubdtype(arr.dtype, np.floating)
-    ):
-        raise ValueError(f"{name} must hold real numbers, got dtype {arr.dtype}")
-    if arr.ndim == 2:
-        arr = arr[np.newaxis]
-    if arr.ndim != 3 or arr.shape[0] < 1 or min(arr.shape[1:]) < 2:
-        raise ValueError(
-            f"{name} must be a stack (N, H, W) with N >= 1 (or one image (H, W)), got shape "
-            f"{np.shape(particles)}"
-        )
+    arr = as_stack(particles, name)
+    if arr.shape[0] < 1:
+        raise ValueError(f"{name} is an empty stack (N = 0). Fix: pass at least one particle.")
     return arr
 
 
 def _normalise(stack: np.ndarray, source: str) -> np.ndarray:
     """Per-image mean 0, sample sd 1 (float32 result); errors name the 0-based index."""
-    out = np.empty(stack.shape, dtype=np.float32)
-    npix = stack.shape[1] * stack.shape[2]
-    for i0 in range(0, stack.shape[0], _BLOCK):
-        block = np.asarray(stack[i0 : i0 + _BLOCK], dtype=np.float64)
-        finite = np.isfinite(block).reshape(block.shape[0], -1).all(axis=1)
-        if not finite.all():
-            bad = i0 + int(np.flatnonzero(~finite)[0])
-            raise ValueError(
-                f"particle {bad} (0-based; slice {bad + 1} in ImageJ) of {source} contains NaN "
-                "or infinite values; repair or remove that image"
-            )
-        mean = block.mean(axis=(1, 2), keepdims=True)
-        block -= mean
-        sd = np.sqrt((block * block).sum(axis=(1, 2), keepdims=True) / (npix - 1))
-        flat = sd.ravel() <= 1e-12 * np.maximum(1.0, np.abs(mean.ravel()))
-        if flat.any():
-            bad = i0 + int(np.flatnonzero(flat)[0])
-            raise ValueError(
-                f"particle {bad} (0-based; slice {bad + 1} in ImageJ) of {source} is constant "
-                "(standard deviation 0), so it cannot be normalised; remove it from the stack"
-            )
-        out[i0 : i0 + block.shape[0]] = block / sd
-    return out
+    return normalise_images(
+        stack, dtype=np.float32,
+        label=lambda i: f"particle {i} (0-based; slice {i + 1} in ImageJ) of {source}",
+    )
 
 
 def _centre_crop(image: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
@@ -186,7 +135,7 @@ def resample_particles(particles, shape) -> np.ndarray:
     """
     from skimage.transform import resize
 
-    shape = _check_shape(shape, "shape")
+    shape = checks.shape(shape, "shape", minimum=2)
     stack = _as_particle_stack(particles)
     if stack.shape[1:] == shape:
         return _normalise(stack, "the particles")
@@ -196,7 +145,7 @@ def resample_particles(particles, shape) -> np.ndarray:
         if not np.isfinite(crop).all():
             raise ValueError(
                 f"particle {i} (0-based; slice {i + 1} in ImageJ) of the particles contains NaN "
-                "or infinite values; repair or remove that image"
+                "or infinite values. Fix: replace them (e.g. np.nan_to_num) or remove that image."
             )
         out[i] = resize(crop, shape, order=1, anti_aliasing=True, preserve_range=True)
     return _normalise(out, "the resampled particles")
@@ -307,7 +256,9 @@ def load_particles(path, *, size=None) -> np.ndarray:
         constant or non-finite particle (named by its 0-based index and its ImageJ slice
         number).
     """
-    size = _check_size(size)
+    if size is not None:
+        size = checks.integer(size, "size", minimum=2,
+                              fix="pass e.g. size=128, or size=None to keep the particles as they are")
     p = Path(os.fspath(path))
     if not p.exists():
         raise FileNotFoundError(
@@ -355,17 +306,17 @@ def check_particles_match(particles, reference_shape, *, allow_resample: bool) -
     ------
     ValueError
         Shapes differ and ``allow_resample`` is False. The message is written for the command
-        line, e.g. ``particles are 100x100 but the reference is 128x128: pass --size 100 to
-        match the reference to them, or --resample-particles to resample the particles to
-        128x128``. Non-square particles (or particles smaller than the smallest ``--size``, 8)
+        line, e.g. ``particles are 100x100 but the reference is 128x128. Fix: pass --size 100
+        to match the reference to them, or --resample-particles to resample the particles to
+        128x128.``. Non-square particles (or particles smaller than the smallest ``--size``, 8)
         only get the ``--resample-particles`` advice.
     """
     if not isinstance(allow_resample, (bool, np.bool_)):
-        raise ValueError(
-            f"allow_resample must be True or False, got {allow_resample!r} "
-            "(the --resample-particles flag)"
+        raise TypeError(
+            f"allow_resample must be True or False, got {allow_resample!r}. "
+            "Fix: pass the --resample-particles flag as a bool."
         )
-    h, w = _check_shape(reference_shape, "reference_shape")
+    h, w = checks.shape(reference_shape, "reference_shape", minimum=2)
     stack = _as_particle_stack(particles)
     H, W = stack.shape[1:]
     if (H, W) == (h, w):
@@ -375,25 +326,79 @@ def check_particles_match(particles, reference_shape, *, allow_resample: bool) -
     resample = f"--resample-particles to resample the particles to {h}x{w}"
     if H != W:
         advice = (
-            f"the particles are not square, so --size cannot match them; pass {resample} "
+            f"the particles are not square, so --size cannot match them: pass {resample} "
             "(centre-cropped to squares first)"
         )
-    elif H < _REFERENCE_MIN_SIZE:
-        advice = f"pass {resample} (--size must be >= {_REFERENCE_MIN_SIZE})"
+    elif H < checks.MIN_SIZE:
+        advice = f"pass {resample} (--size must be >= {checks.MIN_SIZE})"
     else:
         advice = f"pass --size {H} to match the reference to them, or {resample}"
-    raise ValueError(f"particles are {H}x{W} but the reference is {h}x{w}: {advice}")
+    raise ValueError(f"particles are {H}x{W} but the reference is {h}x{w}. Fix: {advice}.")
 
 
 # --------------------------------------------------------------------------------------------
 # particles versus noise
 # --------------------------------------------------------------------------------------------
-def compare_with_noise(particles, reference, *, seed, workers=None) -> dict:
+def aligned_noise_average(
+    reference: ArrayLike, n_images: int, *, seed: int, workers: int | None = None
+) -> tuple[np.ndarray, float]:
+    r"""Average of ``n_images`` pure-noise images aligned to the reference, and their mean peak.
+
+    ``n_i = noise_images(seed, i, i + 1, (H, W))[0]`` for ``i < n_images``, aligned as
+    :func:`fiji_bridge.align.align_to_reference` does, averaged by the streaming engine
+    (:func:`fiji_bridge.engine.stream_alignment`, bounded memory, float64 sums):
+    ``n̄ = (1/N) sum_i roll(n_i, -d_i)``. This is the template-bias baseline that particles are
+    compared with.
+
+    Returns
+    -------
+    average : numpy.ndarray
+        float64 ``(H, W)``.
+    mean_peak : float
+        Mean of the correlation peaks ``c_i[d_i]``.
+    """
+    res = stream_alignment(reference, n_images, seed=seed, counts=[n_images], keep_examples=0,
+                           keep_shifts=False, workers=workers)
+    return res.aligned_means[0], res.peak_summary["mean"]
+
+
+def particles_versus_noise(
+    particle_average: ArrayLike,
+    reference: ArrayLike,
+    n_images: int,
+    *,
+    seed: int,
+    workers: int | None = None,
+) -> dict[str, Any]:
+    """CC with the reference of an average of aligned particles and of as many aligned noise images.
+
+    ``particle_average`` is the mean of the ``n_images`` aligned particles; the noise arm is
+    :func:`aligned_noise_average` of the same count. This is the ``particles_vs_noise`` record of
+    the ``run`` command's results.
+
+    Returns
+    -------
+    dict
+        ``n_images`` (int), ``cc_particles`` = ``CC(particle_average, r)`` and ``cc_pure_noise``
+        = ``CC(n̄, r)`` (Pearson, floats), in this order.
+    """
+    noise_average, _ = aligned_noise_average(reference, n_images, seed=seed, workers=workers)
+    return {
+        "n_images": int(n_images),
+        "cc_particles": float(pearson_cc(particle_average, reference)),
+        "cc_pure_noise": float(pearson_cc(noise_average, reference)),
+    }
+
+
+def compare_with_noise(
+    particles: ArrayLike, reference: ArrayLike, *, seed: int, workers: int | None = None
+) -> dict[str, Any]:
     r"""Align the particles and the same number of pure-noise images to the reference.
 
     With ``N`` particles ``x_i`` and the noise ``n_i`` = ``noise_images(seed, 0, N, (H, W))``
-    (i.i.d. N(0, 1) pixels), both aligned by :func:`fiji_bridge.align.align_to_reference`
-    (``a_i = roll(x_i, -d_i)``, ``d_i = argmax_d sum_p x_i[p + d] r[p]``):
+    (i.i.d. N(0, 1) pixels), both aligned as :func:`fiji_bridge.align.align_to_reference` does
+    (``a_i = roll(x_i, -d_i)``, ``d_i = argmax_d sum_p x_i[p + d] r[p]``; the noise arm is
+    :func:`aligned_noise_average`, streamed):
 
     .. math::
 
@@ -425,39 +430,43 @@ def compare_with_noise(particles, reference, *, seed, workers=None) -> dict:
 
     Raises
     ------
+    TypeError
+        Non-real input, a seed that is not an integer.
     ValueError
-        Particles and reference of different shapes (resample with
+        A negative seed, particles and reference of different shapes (resample with
         :func:`resample_particles` or :func:`load_particles` ``size=``), a constant reference
         or average, non-finite input.
     """
-    if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, numbers.Integral) or seed < 0:
-        raise ValueError(f"seed must be a non-negative integer, got {seed!r}; pass e.g. seed=0")
+    seed = checks.seed(seed)
     stack = _as_particle_stack(particles)
-    ref = np.asarray(reference)
+    ref = checks.real_array(reference, "reference")
     if ref.ndim != 2:
-        raise ValueError(f"reference must be one 2-D image (H, W), got shape {ref.shape}")
+        raise ValueError(
+            f"reference must be one 2-D image (H, W), got shape {ref.shape}. "
+            "Fix: pass a single reference."
+        )
     if stack.shape[1:] != ref.shape:
         raise ValueError(
             f"particles are {stack.shape[1]}x{stack.shape[2]} but the reference is "
-            f"{ref.shape[0]}x{ref.shape[1]}; resample them with "
-            "resample_particles(particles, reference.shape) or load_particles(path, size=...)"
+            f"{ref.shape[0]}x{ref.shape[1]}. Fix: resample them with "
+            "resample_particles(particles, reference.shape) or load_particles(path, size=...)."
         )
     n = stack.shape[0]
-    out: dict = {"n_images": int(n), "seed": int(seed)}
-    for key, images in (
-        ("particles", stack),
-        ("noise", lambda i0, i1: noise_images(seed, i0, i1, ref.shape)),
-    ):
-        total = np.zeros(ref.shape, dtype=np.float64)
-        peak_sum = 0.0
-        for i0 in range(0, n, _BLOCK):
-            i1 = min(i0 + _BLOCK, n)
-            block = images(i0, i1) if callable(images) else images[i0:i1]
-            res = align_to_reference(block, ref, workers=workers)
-            total += res.aligned.sum(axis=0, dtype=np.float64)
-            peak_sum += float(np.sum(res.peaks, dtype=np.float64))
-        average = total / n
-        out[f"average_{key}"] = average
-        out[f"mean_peak_{key}"] = peak_sum / n
-        out[f"cc_{key}"] = float(pearson_cc(average, ref))
-    return out
+    total = np.zeros(ref.shape, dtype=np.float64)
+    peak_sum = 0.0
+    for i0 in range(0, n, _BLOCK):
+        res = align_to_reference(stack[i0 : i0 + _BLOCK], ref, workers=workers)
+        total += res.aligned.sum(axis=0, dtype=np.float64)
+        peak_sum += float(np.sum(res.peaks, dtype=np.float64))
+    average_particles = total / n
+    average_noise, mean_peak_noise = aligned_noise_average(ref, n, seed=seed, workers=workers)
+    return {
+        "n_images": int(n),
+        "seed": seed,
+        "average_particles": average_particles,
+        "average_noise": average_noise,
+        "mean_peak_particles": peak_sum / n,
+        "mean_peak_noise": mean_peak_noise,
+        "cc_particles": float(pearson_cc(average_particles, ref)),
+        "cc_noise": float(pearson_cc(average_noise, ref)),
+    }

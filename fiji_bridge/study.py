@@ -60,7 +60,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from fiji_bridge import checks, metrics
-from fiji_bridge.engine import _check_scheduler_spec, stream_alignment
+from fiji_bridge.engine import stream_alignment
+from fiji_bridge.scheduler import check_scheduler_spec
 
 if TYPE_CHECKING:  # annotations only; imported lazily where used
     import xarray as xr
@@ -260,7 +261,7 @@ def run_study(
     trials = checks.integer(trials, "trials", minimum=1, fix="e.g. --trials 3")
     seed = checks.seed(seed)
     sides = check_canvases(canvases, ref.shape)
-    _check_scheduler_spec(scheduler)
+    check_scheduler_spec(scheduler)
 
     n_max = int(n_arr[-1])
     seeds = [trial_seed(seed, t) for t in range(trials)]
@@ -283,9 +284,9 @@ def run_study(
     try:
         if isinstance(scheduler, str):
             # Open the cluster / connection once, not once per (trial, canvas) call.
-            from fiji_bridge.engine import DEFAULT_CONNECT_TIMEOUT, _open_dask
+            from fiji_bridge.scheduler import DEFAULT_CONNECT_TIMEOUT, open_dask
 
-            client, closers, _ = _open_dask(scheduler, DEFAULT_CONNECT_TIMEOUT)
+            client, closers, _ = open_dask(scheduler, DEFAULT_CONNECT_TIMEOUT)
             engine_scheduler = client
         done = 0
         for t, tseed in enumerate(seeds):

@@ -254,5 +254,6 @@ def _with(arr, idx, value):
     ],
 )
 def test_bad_input(call, exc, match):
-    with pytest.raises(exc, match=match):
+    with pytest.raises(exc, match=match) as info:
         call()
+    assert ". Fix: " in str(info.value)

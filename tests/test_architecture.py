@@ -154,3 +154,13 @@ def test_importing_the_package_and_the_command_line_stays_light():
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                             timeout=120, env=env)
     assert result.returncode == 0, result.stderr
+
+
+def test_normalize_is_spelled_one_way_in_public_names():
+    # ImageJ's menu and fiji_bridge.imagej.normalize spell it with a z; prose may say either.
+    spelled = [f"{module}.{name}" for module, tree in MODULES.items() for node in tree.body
+               for name in ([node.name] if isinstance(node, (ast.FunctionDef, ast.ClassDef))
+                            else [t.id for t in getattr(node, "targets", [])
+                                  if isinstance(t, ast.Name)])
+               if not name.startswith("_") and "normalis" in name.lower()]
+    assert spelled == []

@@ -409,36 +409,37 @@ def test_fit_loglog_slope_errors():
 
 # ------------------------------------------------------------------------------ bad inputs
 BAD = [
-    (np.zeros((4, 4, 4)), "3-D"),
-    (np.zeros(16), "1-D"),
-    (np.ones((4, 4), complex), "complex"),
-    (np.array([["a", "b"], ["c", "d"]]), "non-numeric"),
-    (np.array([[1.0, np.nan], [0.0, 1.0]]), "non-finite"),
-    (np.array([[1.0, np.inf], [0.0, 1.0]]), "non-finite"),
-    (np.zeros((1, 5)), "at least 2"),
+    (np.zeros((4, 4, 4)), "3-D", ValueError),
+    (np.zeros(16), "1-D", ValueError),
+    (np.ones((4, 4), complex), "complex", TypeError),
+    (np.array([["a", "b"], ["c", "d"]]), "real numbers", TypeError),
+    (np.ones((4, 4), bool), "real numbers", TypeError),
+    (np.array([[1.0, np.nan], [0.0, 1.0]]), "non-finite", ValueError),
+    (np.array([[1.0, np.inf], [0.0, 1.0]]), "non-finite", ValueError),
+    (np.zeros((1, 5)), "at least 2", ValueError),
 ]
 
 
-@pytest.mark.parametrize("bad,msg", BAD)
+@pytest.mark.parametrize("bad,msg,exc", BAD)
 @pytest.mark.parametrize(
     "func",
     [m.phase_error, m.phase_mse, m.phase_mse_by_ring, m.frc],
 )
-def test_bad_inputs_fourier(func, bad, msg):
+def test_bad_inputs_fourier(func, bad, msg, exc):
     good = _img(bad.shape[-2:] if bad.ndim >= 2 else (4, 4))
-    with pytest.raises(ValueError, match=msg) as e:
+    with pytest.raises(exc, match=msg) as e:
         func(bad, good)
     assert "Fix:" in str(e.value) and func.__name__ in str(e.value)
-    with pytest.raises(ValueError, match=msg):
+    with pytest.raises(exc, match=msg):
         func(good, bad)
 
 
-@pytest.mark.parametrize("bad,msg", [b for b in BAD if b[1] != "3-D"])
-def test_bad_inputs_cc_and_groups(bad, msg):
+@pytest.mark.parametrize("bad,msg,exc", [b for b in BAD if b[1] != "3-D"])
+def test_bad_inputs_cc_and_groups(bad, msg, exc):
     good = _img(bad.shape[-2:] if bad.ndim >= 2 else (4, 4))
-    with pytest.raises(ValueError, match=msg):
+    with pytest.raises(exc, match=msg):
         m.pearson_cc(bad, good)
-    with pytest.raises(ValueError, match=msg):
+    with pytest.raises(exc, match=msg):
         m.magnitude_rank_groups(bad)
 
 
@@ -448,12 +449,13 @@ def test_shape_mismatch(func):
         func(_img((16, 16)), _img((16, 15)))
 
 
-@pytest.mark.parametrize("bad", [0, -3, 2.5, True])
-def test_bad_n_rings(bad):
+@pytest.mark.parametrize("bad,exc", [(0, ValueError), (-3, ValueError), (2.5, TypeError),
+                                     (True, TypeError)])
+def test_bad_n_rings(bad, exc):
     a = _img((8, 8))
-    with pytest.raises(ValueError, match="n_rings"):
+    with pytest.raises(exc, match="n_rings"):
         m.frc(a, a, n_rings=bad)
-    with pytest.raises(ValueError, match="n_rings"):
+    with pytest.raises(exc, match="n_rings.*Fix: pass e.g. n_rings=4"):
         m.phase_mse_by_ring(a, a, n_rings=bad)
 
 

@@ -118,10 +118,11 @@ def test_size_equal_to_the_images_does_not_resample(tmp_path):
     np.testing.assert_array_equal(P.load_particles(path, size=20), P.load_particles(path))
 
 
-@pytest.mark.parametrize("size", [0, 1, -4, 12.0, True, "16"])
-def test_bad_size(tmp_path, size):
+@pytest.mark.parametrize("size,exc", [(0, ValueError), (1, ValueError), (-4, ValueError),
+                                      (12.0, TypeError), (True, TypeError), ("16", TypeError)])
+def test_bad_size(tmp_path, size, exc):
     path = _write_mrc(tmp_path / "s.mrcs", _stack(2, (20, 20)))
-    with pytest.raises(ValueError, match="size must be an integer >= 2"):
+    with pytest.raises(exc, match="size must be .*>= 2.* Fix: pass e.g. size=128"):
         P.load_particles(path, size=size)
 
 
@@ -192,18 +193,18 @@ def test_check_particles_match_messages():
     with pytest.raises(ValueError) as err:
         P.check_particles_match(square, (32, 32), allow_resample=False)
     assert str(err.value) == (
-        "particles are 20x20 but the reference is 32x32: pass --size 20 to match the reference "
-        "to them, or --resample-particles to resample the particles to 32x32"
+        "particles are 20x20 but the reference is 32x32. Fix: pass --size 20 to match the "
+        "reference to them, or --resample-particles to resample the particles to 32x32."
     )
     with pytest.raises(ValueError) as err:
         P.check_particles_match(np.zeros((2, 20, 24)), (32, 32), allow_resample=False)
     msg = str(err.value)
-    assert msg.startswith("particles are 20x24 but the reference is 32x32: ")
+    assert msg.startswith("particles are 20x24 but the reference is 32x32. Fix: ")
     assert "--resample-particles" in msg and "--size 20" not in msg
     with pytest.raises(ValueError) as err:
         P.check_particles_match(np.zeros((2, 6, 6)), (32, 32), allow_resample=False)
     assert "--size 6" not in str(err.value) and "--resample-particles" in str(err.value)
-    with pytest.raises(ValueError, match="allow_resample must be True or False"):
+    with pytest.raises(TypeError, match="allow_resample must be True or False"):
         P.check_particles_match(square, (32, 32), allow_resample="yes")
 
 
@@ -213,12 +214,6 @@ def test_check_particles_match_returns_or_resamples():
     out = P.check_particles_match(_stack(3, (40, 30)), (16, 16), allow_resample=True)
     assert out.shape == (3, 16, 16)
     _assert_normalised(out)
-
-
-def test_min_size_literal_matches_reference_module():
-    from fiji_bridge import reference
-
-    assert P._REFERENCE_MIN_SIZE == reference.MIN_SIZE
 
 
 # ------------------------------------------------------------------------------ vs noise
@@ -248,5 +243,20 @@ def test_compare_with_noise_errors():
     ref = _reference(16)
     with pytest.raises(ValueError, match="particles are 17x17 but the reference is 16x16"):
         P.compare_with_noise(np.zeros((3, 17, 17)), ref, seed=0)
-    with pytest.raises(ValueError, match="seed must be a non-negative integer"):
+    with pytest.raises(ValueError, match="seed must be >= 0.*Fix: pass a non-negative integer"):
         P.compare_with_noise(np.ones((3, 16, 16)), ref, seed=-1)
+    with pytest.raises(TypeError, match="seed must be an integer"):
+        P.compare_with_noise(np.ones((3, 16, 16)), ref, seed=1.0)
+
+
+def test_particles_versus_noise_is_the_record_of_compare_with_noise():
+    ref = _reference(16)
+    parts = P.resample_particles(np.random.default_rng(3).standard_normal((40, 16, 16)), (16, 16))
+    res = P.compare_with_noise(parts, ref, seed=9)
+    rec = P.particles_versus_noise(res["average_particles"], ref, 40, seed=9)
+    assert list(rec) == ["n_images", "cc_particles", "cc_pure_noise"]
+    assert rec == {"n_images": 40, "cc_particles": res["cc_particles"],
+                   "cc_pure_noise": res["cc_noise"]}
+    average, mean_peak = P.aligned_noise_average(ref, 40, seed=9)
+    np.testing.assert_array_equal(average, res["average_noise"])
+    assert mean_peak == res["mean_peak_noise"]
