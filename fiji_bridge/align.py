@@ -91,18 +91,7 @@ def as_reference(reference: ArrayLike) -> np.ndarray:
     ValueError
         It is not 2-D, smaller than 2 x 2, or holds NaN or inf (after conversion to float32).
     """
-    ref = checks.real_array(reference, "reference")
-    if ref.ndim != 2:
-        raise ValueError(
-            f"reference must be a 2-D image (H, W), got an array of shape {ref.shape}. "
-            "Fix: pass a single grey-level image."
-        )
-    if ref.shape[0] < 2 or ref.shape[1] < 2:
-        raise ValueError(
-            f"reference must be at least 2 x 2 pixels, got shape {ref.shape}. "
-            "Fix: pass a larger image."
-        )
-    ref = np.ascontiguousarray(ref, dtype=np.float32)
+    ref = np.ascontiguousarray(checks.image_array(reference, "reference"), dtype=np.float32)
     if not np.isfinite(ref).all():
         raise ValueError(
             "reference contains NaN or infinite values (after conversion to float32). "

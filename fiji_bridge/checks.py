@@ -28,6 +28,7 @@ __all__ = [
     "counts",
     "default_workers",
     "fht_size",
+    "image_array",
     "integer",
     "is_int",
     "real_array",
@@ -235,6 +236,34 @@ def real_array(x: Any, name: str, *, ndim: int | tuple[int, ...] | None = None) 
                 f"{name} must be a {want} array, got shape {arr.shape}. "
                 f"Fix: pass a {want} array."
             )
+    return arr
+
+
+def image_array(x: Any, name: str, *, stack: bool = False) -> np.ndarray:
+    """:func:`real_array` checked to be one image ``(H, W)`` of at least 2 x 2 pixels.
+
+    With ``stack=True`` a stack ``(N, H, W)`` of such images is accepted too. The array is
+    returned as :func:`numpy.asarray` gives it.
+
+    Raises
+    ------
+    TypeError
+        As :func:`real_array`.
+    ValueError
+        Another number of dimensions, or a side under 2 pixels.
+    """
+    arr = real_array(x, name)
+    if arr.ndim not in ((2, 3) if stack else (2,)):
+        want, fix = (("one image (H, W) or a stack (N, H, W)", "one image or a stack, e.g. "
+                      "reshape(-1, H, W)") if stack else ("a 2-D image (H, W)", "a single "
+                                                          "grey-level image"))
+        raise ValueError(
+            f"{name} must be {want}, got an array of shape {arr.shape}. Fix: pass {fix}."
+        )
+    if arr.shape[-2] < 2 or arr.shape[-1] < 2:
+        raise ValueError(
+            f"{name} must be at least 2 x 2 pixels, got shape {arr.shape}. Fix: pass larger images."
+        )
     return arr
 
 

@@ -44,6 +44,8 @@ from fiji_bridge.stacks import as_stack, normalise_images
 
 __all__ = [
     "IMAGE_CHUNK",
+    "ROTATION_MODE",
+    "ROTATION_ORDER",
     "ClassificationResult",
     "DifferentReferenceResult",
     "RotationResult",

@@ -37,7 +37,14 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from fiji_bridge import checks
-from fiji_bridge.align import CHUNK, apply_shifts, as_reference, check_backend, chunk_peaks, correlator
+from fiji_bridge.align import (
+    CHUNK,
+    apply_shifts,
+    as_reference,
+    check_backend,
+    chunk_peaks,
+    correlator,
+)
 from fiji_bridge.noise import RNG_BLOCK, block_generator
 from fiji_bridge.scheduler import (
     DEFAULT_CONNECT_TIMEOUT,
@@ -375,9 +382,11 @@ def stream_alignment(
         unaligned_means[j] = (1/n) sum_{i<n} n_i     (control, tends to 0)
 
     The first tends to an image whose Fourier phases are those of ``r``, with a phase error
-    decaying like ``1/n`` [2]_. The result equals aligning ``noise_images(seed, 0, n_images)``
-    in memory with :func:`fiji_bridge.align.align_to_reference` (identical shifts and peaks,
-    means equal up to float64 summation order).
+    decaying like ``1/n`` (Balanov, Huleihel and Bendory, arXiv:2407.05277; see also Shatsky et
+    al., J. Struct. Biol. 166:67-78, 2009). The result equals aligning
+    ``noise_images(seed, 0, n_images)`` in memory with
+    :func:`fiji_bridge.align.align_to_reference` (identical shifts and peaks, means equal up to
+    float64 summation order).
 
     Parameters
     ----------
@@ -440,12 +449,6 @@ def stream_alignment(
     the shifts/peaks when kept. The aligned sum is accumulated without materialising rolled
     images: image ``n`` with shift ``d`` is added into a (2H, 2W) float64 array at offset
     ``-d mod (H, W)`` and the four quadrants are folded at the end of each block.
-
-    References
-    ----------
-    .. [1] M. Shatsky, R. J. Hall, S. E. Brenner, R. M. Glaeser, J. Struct. Biol. 166:67-78 (2009).
-    .. [2] A. Balanov, W. Huleihel and T. Bendory, "Einstein from Noise: Statistical Analysis",
-           arXiv:2407.05277 (2024).
 
     Examples
     --------

@@ -4,31 +4,8 @@ Every function works on real 2-D images and computes in float64 whatever the inp
 (float32 stacks from ImageJ included). Nothing here touches Java, and importing the module has
 no side effects.
 
-Fourier conventions (shared by all the Fourier metrics)
--------------------------------------------------------
-* Transform: ``X = np.fft.rfft2(x)`` (forward, unnormalised), i.e. the **rfft2 half-plane** of
-  shape ``(H, W // 2 + 1)``. Row ``ky`` has frequency ``np.fft.fftfreq(H)[ky]`` and column ``kx``
-  has ``np.fft.rfftfreq(W)[kx]``, both in **cycles/pixel**, so non-square images are handled
-  (the Nyquist frequency is 0.5 cycles/pixel along each axis). See :func:`rfft_frequencies`.
-* Hermitian redundancy: for a real image ``X(-k) = conj(X(k))``. Inside the half-plane this pairs
-  ``(ky, 0)`` with ``(-ky mod H, 0)`` and, for even ``W``, ``(ky, W/2)`` with ``(-ky mod H, W/2)``.
-  Averages over frequencies (:func:`phase_mse`, :func:`phase_mse_by_ring`,
-  :func:`magnitude_rank_groups`) count **each independent frequency once**: in those two columns
-  only the rows ``1 <= ky <= (H - 1) // 2`` are kept (see :func:`independent_frequencies`).
-  :func:`frc` instead weights the half-plane so that its sums equal full-plane sums exactly.
-* Self-conjugate ("purely real") frequencies, ``k = -k mod (H, W)``: DC ``(0, 0)`` and, for even
-  sizes, ``(H/2, 0)``, ``(0, W/2)``, ``(H/2, W/2)``. Their coefficients are real, so their phase
-  is 0 or π and the phase difference is 0 or π -- a sign, not a continuous phase (for a random sign
-  ``E[Δφ²] = π²/2`` instead of the ``π²/3`` of a uniform phase). **DC is always excluded** from the
-  phase averages and from the FRC rings; the other real frequencies are excluded from the phase
-  averages by default and included with ``include_real=True``. :func:`phase_error` itself reports
-  every frequency of the half-plane, these included.
-* Rings: ``n_rings`` equal-width rings between 0 and Nyquist; width ``Δ = 0.5 / n_rings``
-  cycles/pixel; ring ``i = 1 .. n_rings`` holds the frequencies with radius
-  ``ρ = sqrt(fy² + fx²)`` in ``[(i - ½)Δ, (i + ½)Δ)`` and is reported at its centre ``i·Δ``
-  (so the last ring is centred on Nyquist, 0.5). The default ``n_rings = min(H, W) // 2`` gives
-  ``Δ = 1/N`` for an even N×N image, i.e. one ring per integer pixel radius. The DC term (ring 0)
-  and the corner frequencies with ``ρ >= 0.5 + Δ/2`` belong to no ring. See :func:`ring_bins`.
+Fourier conventions: :mod:`fiji_bridge.fourier` (the rfft2 half-plane, each independent
+frequency counted once, DC and the other self-conjugate frequencies, radial rings).
 """
 
 from __future__ import annotations
@@ -38,12 +15,15 @@ from collections.abc import Sequence
 import numpy as np
 
 from fiji_bridge import checks
+from fiji_bridge.fourier import (
+    half_plane_mask,
+    independent_frequencies,
+    ring_bins,
+    self_paired_columns,
+)
 
 __all__ = [
     "pearson_cc",
-    "rfft_frequencies",
-    "independent_frequencies",
-    "ring_bins",
     "phase_error",
     "phase_mse",
     "phase_mse_by_ring",
@@ -59,27 +39,9 @@ __all__ = [
 def _as_real_array(a, name: str, func: str, ndims: tuple[int, ...]) -> np.ndarray:
     """Return ``a`` as a float64 array after checking type, dimensionality and finiteness.
 
-    A non-real input (complex, bool, strings, objects) is a TypeError (:func:`checks.real_array`).
+    Type, dimensions (``ndims`` is ``(2,)`` or ``(2, 3)``) and size: :func:`checks.image_array`.
     """
-    arr = checks.real_array(a, f"{func}: {name}")
-    if arr.ndim not in ndims:
-        want = " or ".join(
-            {2: "a 2-D image (H, W)", 3: "a 3-D stack (K, H, W)"}[d] for d in ndims
-        )
-        if arr.ndim < 2:
-            fix = "pass a 2-D array (reshape it, or np.atleast_2d for a single row)"
-        elif 3 in ndims:
-            fix = "pass one image (H, W) or one stack (K, H, W), e.g. reshape(-1, H, W)"
-        else:
-            fix = "pass one image, e.g. stack[i]"
-        raise ValueError(
-            f"{func}: {name} has shape {arr.shape} ({arr.ndim}-D); expected {want}. Fix: {fix}."
-        )
-    if arr.shape[-2] < 2 or arr.shape[-1] < 2:
-        raise ValueError(
-            f"{func}: {name} has shape {arr.shape}; each image axis needs at least 2 pixels. "
-            f"Fix: pass a real 2-D image of at least 2x2 pixels."
-        )
+    arr = checks.image_array(a, f"{func}: {name}", stack=3 in ndims)
     arr = arr.astype(np.float64, copy=False)
     if not np.all(np.isfinite(arr)):
         bad = int(arr.size - np.count_nonzero(np.isfinite(arr)))
@@ -100,15 +62,6 @@ def _pair(x, r, func: str, names: tuple[str, str] = ("x", "r")) -> tuple[np.ndar
             f"the images must have the same shape. Fix: crop or resize one to the other's shape."
         )
     return a, b
-
-
-def _check_n_rings(n_rings, shape: tuple[int, int], func: str) -> int:
-    if n_rings is None:
-        return min(shape) // 2
-    return checks.integer(
-        n_rings, f"{func}: n_rings", minimum=1,
-        fix=f"pass e.g. n_rings={min(shape) // 2} (the default, min(H, W) // 2) or None",
-    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -190,137 +143,6 @@ def pearson_cc(a, b):
 
 
 # --------------------------------------------------------------------------------------------
-# Fourier-plane helpers
-# --------------------------------------------------------------------------------------------
-def rfft_frequencies(shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
-    """Frequencies (cycles/pixel) of the rfft2 half-plane of an ``(H, W)`` image.
-
-    Returns
-    -------
-    fy : numpy.ndarray, shape (H, 1)
-        ``np.fft.fftfreq(H)``: 0, 1/H, ..., then negative frequencies (``-0.5`` at ``H/2`` for
-        even ``H``).
-    fx : numpy.ndarray, shape (1, W // 2 + 1)
-        ``np.fft.rfftfreq(W)``: 0 .. 0.5 (``+0.5`` at ``W/2`` for even ``W``).
-
-    They broadcast to the half-plane shape ``(H, W // 2 + 1)``.
-    """
-    H, W = (int(s) for s in shape)
-    return np.fft.fftfreq(H)[:, None], np.fft.rfftfreq(W)[None, :]
-
-
-def _self_paired_columns(W: int) -> list[int]:
-    """Half-plane columns whose Hermitian partners lie in the same column (0, and W/2 if even)."""
-    return [0, W // 2] if W % 2 == 0 else [0]
-
-
-def independent_frequencies(shape: tuple[int, int], *, include_real: bool = False) -> np.ndarray:
-    """Boolean half-plane mask selecting each independent non-DC frequency exactly once.
-
-    For a real ``(H, W)`` image the rfft2 half-plane ``(H, W // 2 + 1)`` still holds Hermitian
-    duplicates in column 0 and (even ``W``) column ``W/2``, where ``X(ky) = conj(X(-ky))``; there
-    only rows ``1 <= ky <= (H - 1) // 2`` are kept. All other columns are kept whole.
-
-    Parameters
-    ----------
-    shape : (int, int)
-        Image shape ``(H, W)``.
-    include_real : bool, default False
-        Also select the self-conjugate non-DC frequencies ``(H/2, 0)``, ``(0, W/2)``,
-        ``(H/2, W/2)`` (those that exist for the parity of ``H`` and ``W``), whose coefficients are
-        real (phase 0 or π). DC ``(0, 0)`` is never selected.
-
-    Returns
-    -------
-    numpy.ndarray of bool, shape (H, W // 2 + 1)
-        Without ``include_real`` it has ``(H·W - n_real) / 2`` True entries, ``n_real`` being the
-        number of self-conjugate frequencies (DC included).
-    """
-    H, W = (int(s) for s in shape)
-    mask = np.ones((H, W // 2 + 1), dtype=bool)
-    half_rows = np.zeros(H, dtype=bool)
-    half_rows[1 : (H - 1) // 2 + 1] = True
-    for c in _self_paired_columns(W):
-        mask[:, c] = half_rows
-        if include_real:
-            if c != 0:
-                mask[0, c] = True  # (0, W/2)
-            if H % 2 == 0:
-                mask[H // 2, c] = True  # (H/2, 0) and (H/2, W/2)
-    mask[0, 0] = False  # DC, always excluded
-    return mask
-
-
-def _symmetrize_half_mask(mask: np.ndarray, W: int) -> np.ndarray:
-    """Select a frequency whenever its Hermitian partner (inside the half-plane) is selected."""
-    out = mask.copy()
-    H = mask.shape[0]
-    partner = (-np.arange(H)) % H
-    for c in _self_paired_columns(W):
-        out[:, c] |= mask[partner, c]
-    return out
-
-
-def _half_plane_mask(mask, shape: tuple[int, int], func: str) -> np.ndarray:
-    """Accept a half-plane (H, W//2+1) or full-plane (H, W) boolean mask; return a half-plane one
-    in which a frequency is selected when it or its Hermitian partner was selected."""
-    H, W = shape
-    m = np.asarray(mask)
-    if m.dtype != np.bool_:
-        raise ValueError(
-            f"{func}: mask has dtype {m.dtype}; expected a boolean array. "
-            f"Fix: pass a boolean mask, e.g. one from magnitude_rank_groups(r)."
-        )
-    half = (H, W // 2 + 1)
-    if m.shape == half:
-        return _symmetrize_half_mask(m, W)
-    if m.shape == (H, W):
-        ky = (-np.arange(H)) % H
-        kx = (-np.arange(W)) % W
-        mirrored = m[np.ix_(ky, kx)]  # mirrored[k] = m[-k]
-        return (m | mirrored)[:, : W // 2 + 1]
-    raise ValueError(
-        f"{func}: mask has shape {m.shape}; expected the rfft2 half-plane {half} "
-        f"(or the full plane {(H, W)}) of the {H}x{W} images. "
-        f"Fix: build it with magnitude_rank_groups(r) or independent_frequencies(r.shape)."
-    )
-
-
-def ring_bins(shape: tuple[int, int], n_rings: int | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Ring index of every frequency of the rfft2 half-plane, and the ring centre frequencies.
-
-    With ``Δ = 0.5 / n_rings`` cycles/pixel and radius ``ρ = sqrt(fy² + fx²)``
-    (:func:`rfft_frequencies`), the ring index is ``i = floor(ρ/Δ + ½)``; ring ``i`` covers
-    ``[(i - ½)Δ, (i + ½)Δ)`` and is centred at ``i·Δ``. Index 0 is the DC term alone (for the default
-    ``n_rings``); indices above ``n_rings`` are the corner frequencies beyond Nyquist. Both are
-    outside the reported rings ``1 .. n_rings``.
-
-    Parameters
-    ----------
-    shape : (int, int)
-        Image shape ``(H, W)``.
-    n_rings : int, optional
-        Number of rings between 0 and 0.5 cycles/pixel; default ``min(H, W) // 2``.
-
-    Returns
-    -------
-    index : numpy.ndarray of int, shape (H, W // 2 + 1)
-        Ring index per half-plane frequency.
-    ring_frequencies : numpy.ndarray, shape (n_rings,)
-        ``Δ · [1, 2, ..., n_rings]`` (the last is 0.5).
-    """
-    H, W = (int(s) for s in shape)
-    n = _check_n_rings(n_rings, (H, W), "ring_bins")
-    fy, fx = rfft_frequencies((H, W))
-    delta = 0.5 / n
-    rho = np.hypot(fy, fx)
-    index = np.floor(rho / delta + 0.5).astype(np.int64)
-    return index, delta * np.arange(1, n + 1)
-
-
-# --------------------------------------------------------------------------------------------
-# Fourier phase error
-# --------------------------------------------------------------------------------------------
 def phase_error(x, r) -> np.ndarray:
     r"""Wrapped Fourier-phase difference between an estimate ``x`` and a reference ``r``.
 
@@ -365,7 +187,7 @@ def _phase_error(X: np.ndarray, R: np.ndarray) -> np.ndarray:
 def _selection(shape, mask, include_real: bool, func: str) -> np.ndarray:
     sel = independent_frequencies(shape, include_real=include_real)
     if mask is not None:
-        sel &= _half_plane_mask(mask, shape, func)
+        sel &= half_plane_mask(mask, shape, caller=func)
     return sel
 
 
@@ -378,7 +200,7 @@ def phase_mse(x, r, *, mask=None, include_real: bool = False) -> float:
         \qquad \Delta\varphi(k) = \arg\big(X(k)\,\overline{R(k)}\big) \in (-\pi, \pi]
 
     (see :func:`phase_error`). ``S`` holds each independent frequency once
-    (:func:`independent_frequencies`): Hermitian duplicates are counted once, the DC term is
+    (``fourier.independent_frequencies``): Hermitian duplicates are counted once, the DC term is
     always excluded, and the other purely real frequencies (Nyquist rows/columns' self-conjugate
     points, phase 0 or π) are excluded unless ``include_real=True``. Frequencies where the phase is
     undefined (``X(k)·conj(R(k)) == 0`` exactly) are left out of the mean.
@@ -408,9 +230,11 @@ def phase_mse(x, r, *, mask=None, include_real: bool = False) -> float:
 
     Raises
     ------
+    TypeError
+        Non-real images or a non-boolean mask.
     ValueError
-        Invalid images or mask, or no frequency left to average (e.g. an empty mask, a 2x2 image
-        without ``include_real``).
+        Invalid image or mask shapes, or no frequency left to average (e.g. an empty mask, a 2x2
+        image without ``include_real``).
     """
     func = "phase_mse"
     a, b = _pair(x, r, func)
@@ -440,7 +264,7 @@ def phase_mse_by_ring(
     with ``Δ = 0.5 / n_rings`` cycles/pixel and ``|k| = sqrt(fy² + fx²)`` from ``np.fft.fftfreq`` /
     ``np.fft.rfftfreq`` (so non-square images are binned by physical frequency). ``S`` is the
     selection of :func:`phase_mse` (each independent frequency once, DC excluded, real frequencies
-    only with ``include_real``, intersected with ``mask``). Binning: :func:`ring_bins`.
+    only with ``include_real``, intersected with ``mask``). Binning: ``fourier.ring_bins``.
 
     Parameters
     ----------
@@ -460,8 +284,8 @@ def phase_mse_by_ring(
     """
     func = "phase_mse_by_ring"
     a, b = _pair(x, r, func)
-    n = _check_n_rings(n_rings, a.shape, func)
-    index, freqs = ring_bins(a.shape, n)
+    index, freqs = ring_bins(a.shape, n_rings, caller=func)
+    n = freqs.size
     sel = _selection(a.shape, mask, include_real, func)
     dphi = _phase_error(np.fft.rfft2(a), np.fft.rfft2(b))
     sel &= ~np.isnan(dphi) & (index >= 1) & (index <= n)
@@ -479,7 +303,7 @@ def magnitude_rank_groups(
     """Masks of the strongest Fourier components of a reference, for :func:`phase_mse`.
 
     The candidates are the independent non-DC frequencies ``S`` of :func:`phase_mse`
-    (:func:`independent_frequencies`, with the same ``include_real``), ``n = |S|`` of them. They
+    (``fourier.independent_frequencies``, with the same ``include_real``), ``n = |S|`` of them. They
     are ranked by ``|R(k)|`` (``R = rfft2(r)``), largest first (ties broken by half-plane order,
     stable sort), and the mask for fraction ``f`` selects the top ``max(1, round(f·n))``.
 
@@ -504,7 +328,7 @@ def magnitude_rank_groups(
     try:
         fr = [float(f) for f in fractions]
     except (TypeError, ValueError):
-        raise ValueError(
+        raise TypeError(
             f"{func}: fractions must be a sequence of numbers in (0, 1], got {fractions!r}. "
             f"Fix: pass e.g. fractions=(0.01, 0.1, 1.0)."
         ) from None
@@ -551,7 +375,7 @@ def frc(a, b, *, n_rings: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     so the result equals the full-plane sums exactly. (Taking the real part only matters per
     frequency: over a full ring the imaginary parts cancel by Hermitian symmetry.)
 
-    Rings: :func:`ring_bins` (``n_rings`` rings of width ``Δ = 0.5/n_rings`` cycles/pixel centred at
+    Rings: ``fourier.ring_bins`` (``n_rings`` rings of width ``Δ = 0.5/n_rings`` cycles/pixel centred at
     ``Δ, 2Δ, ..., 0.5``; DC and corners beyond ``0.5 + Δ/2`` excluded). Works for odd, even and
     non-square sizes since frequencies come from ``np.fft.fftfreq``/``rfftfreq``.
 
@@ -577,12 +401,12 @@ def frc(a, b, *, n_rings: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     func = "frc"
     A_img, B_img = _pair(a, b, func, names=("a", "b"))
     H, W = A_img.shape
-    n = _check_n_rings(n_rings, (H, W), func)
-    index, freqs = ring_bins((H, W), n)
+    index, freqs = ring_bins((H, W), n_rings, caller=func)
+    n = freqs.size
     A = np.fft.rfft2(A_img)
     B = np.fft.rfft2(B_img)
     w = np.full(A.shape, 2.0)
-    for c in _self_paired_columns(W):
+    for c in self_paired_columns(W):
         w[:, c] = 1.0
     keep = (index >= 1) & (index <= n)
     idx = index[keep]

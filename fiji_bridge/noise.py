@@ -88,12 +88,6 @@ def noise_images(seed, start, stop, shape, *, dtype=np.float32) -> np.ndarray:
     in-memory alignment of these images only to float32 rounding instead of exactly, so the
     noise is drawn in real space.
 
-    References
-    ----------
-    .. [1] M. Shatsky, R. J. Hall, S. E. Brenner, R. M. Glaeser, J. Struct. Biol. 166:67-78 (2009).
-    .. [2] A. Balanov, W. Huleihel and T. Bendory, "Einstein from Noise: Statistical Analysis",
-           arXiv:2407.05277 (2024).
-
     Examples
     --------
     >>> from fiji_bridge.noise import noise_images

@@ -164,20 +164,20 @@ def _read_mrc(path: Path) -> np.ndarray:
     except (ValueError, OSError, EOFError) as exc:
         raise ValueError(
             f"cannot read {path} as an MRC file: {exc}. The file is corrupt, truncated or not "
-            "an MRC file; re-export the particle stack (e.g. with mrcfile or RELION)"
+            "an MRC file. Fix: re-export the particle stack (e.g. with mrcfile or RELION)."
         ) from None
     if np.iscomplexobj(data):
         raise ValueError(
-            f"{path} holds complex (Fourier-space) data (MRC mode {mode}); particles must be "
-            "real-space images"
+            f"{path} holds complex (Fourier-space) data (MRC mode {mode}). Fix: save the "
+            "particles as real-space images."
         )
     if data.ndim == 2:
         return data[np.newaxis]
     if data.ndim == 3:
         return data
     raise ValueError(
-        f"{path} holds an MRC array of shape {data.shape} (a stack of volumes); particles must "
-        "be a stack of 2-D images (N, H, W)"
+        f"{path} holds an MRC array of shape {data.shape} (a stack of volumes). Fix: save the "
+        "particles as a stack of 2-D images (N, H, W)."
     )
 
 
@@ -192,23 +192,27 @@ def _read_tiff(path: Path) -> np.ndarray:
     except (ValueError, OSError, EOFError) as exc:  # tifffile.TiffFileError is a ValueError
         raise ValueError(
             f"cannot read {path} as a TIFF stack: {exc}. The file is corrupt, truncated or not "
-            "a TIFF file; re-save it, e.g. with tifffile.imwrite or ImageJ's File > Save As > Tiff"
+            "a TIFF file. Fix: re-save it, e.g. with tifffile.imwrite or ImageJ's File > Save As "
+            "> Tiff."
         ) from None
     if data is None:
         raise ValueError(
             f"{path} holds {len(shapes)} image series of shapes {shapes}, not one stack of "
-            "equally sized images; save the particles as one (N, H, W) stack"
+            "equally sized images. Fix: save the particles as one (N, H, W) stack."
         )
     if "Y" not in axes or "X" not in axes or axes[-2:] != "YX":
         raise ValueError(
             f"{path} has axes {axes!r} and shape {data.shape}: not a stack of grey-level "
-            "images (an RGB image has its colour samples last, 'YXS'); convert the particles "
-            "to 32-bit grey and save them as an (N, H, W) stack"
+            "images (an RGB image has its colour samples last, 'YXS'). Fix: convert the "
+            "particles to 32-bit grey and save them as an (N, H, W) stack."
         )
     if data.dtype == np.bool_ or not (
         np.issubdtype(data.dtype, np.integer) or np.issubdtype(data.dtype, np.floating)
     ):
-        raise ValueError(f"{path} holds {data.dtype} pixels; particles must be real numbers")
+        raise ValueError(
+            f"{path} holds {data.dtype} pixels, not real numbers. Fix: save the particles as "
+            "integer or float (e.g. 32-bit) images."
+        )
     # every axis before Y, X (Z, T, C, Q, planar S, ...) is a stack axis, in file order
     return data.reshape((-1,) + data.shape[-2:])
 
@@ -257,25 +261,30 @@ def load_particles(path, *, size=None) -> np.ndarray:
         number).
     """
     if size is not None:
-        size = checks.integer(size, "size", minimum=2,
-                              fix="pass e.g. size=128, or size=None to keep the particles as they are")
+        size = checks.integer(
+            size, "size", minimum=2,
+            fix="pass e.g. size=128, or size=None to keep the particles as they are",
+        )
     p = Path(os.fspath(path))
     if not p.exists():
         raise FileNotFoundError(
-            f"particle file {p} does not exist; check the path given to --particles"
+            f"particle file {p} does not exist. Fix: check the path given to --particles."
         )
     if p.is_dir():
-        raise ValueError(f"{p} is a directory; --particles takes one MRC/MRCS or TIFF stack file")
+        raise ValueError(
+            f"{p} is a directory. Fix: give --particles one MRC/MRCS or TIFF stack file."
+        )
     fmt = PARTICLE_FORMATS.get(p.suffix.lower())
     if fmt is None:
         raise ValueError(
-            f"unknown particle file extension {p.suffix!r} for {p}: use an MRC stack "
-            "(.mrc, .mrcs) or a TIFF stack (.tif, .tiff)"
+            f"unknown particle file extension {p.suffix!r} for {p}. Fix: use an MRC stack "
+            "(.mrc, .mrcs) or a TIFF stack (.tif, .tiff)."
         )
     data = _read_mrc(p) if fmt == "mrc" else _read_tiff(p)
     if data.shape[0] == 0 or min(data.shape[1:]) < 2:
         raise ValueError(
-            f"{p} holds an array of shape {data.shape}: no particles of at least 2 x 2 pixels"
+            f"{p} holds an array of shape {data.shape}: no particles of at least 2 x 2 pixels. "
+            "Fix: check that the file holds the particle stack."
         )
     if size is not None and data.shape[1:] != (size, size):
         return resample_particles(data, (size, size))

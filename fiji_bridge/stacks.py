@@ -30,20 +30,8 @@ def as_stack(x: ArrayLike, name: str) -> np.ndarray:
     ValueError
         ``x`` is neither 2-D nor 3-D, or its images are smaller than 2 x 2.
     """
-    arr = checks.real_array(x, name)
-    if arr.ndim == 2:
-        arr = arr[np.newaxis]
-    elif arr.ndim != 3:
-        raise ValueError(
-            f"{name} must be one image (H, W) or a stack (N, H, W), got shape {arr.shape}. "
-            "Fix: pass one image or a stack, e.g. reshape(-1, H, W)."
-        )
-    if arr.shape[1] < 2 or arr.shape[2] < 2:
-        raise ValueError(
-            f"{name} must be at least 2 x 2 pixels, got images of {arr.shape[1:]}. "
-            "Fix: pass larger images."
-        )
-    return arr
+    arr = checks.image_array(x, name, stack=True)
+    return arr[np.newaxis] if arr.ndim == 2 else arr
 
 
 def normalise_images(

@@ -159,3 +159,18 @@ def test_checks_imports_nothing_from_fiji_bridge():
     modules = [n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)]
     modules += [a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names]
     assert not [m for m in modules if m.startswith(("fiji_bridge", "."))]
+
+
+def test_image_array():
+    img = np.zeros((2, 3), np.int16)
+    assert checks.image_array(img, "x") is img
+    assert checks.image_array(np.zeros((0, 2, 2)), "x", stack=True).shape == (0, 2, 2)
+    with pytest.raises(ValueError, match=r"x must be a 2-D image \(H, W\), got .*\(1, 2, 2\)\. Fix"):
+        checks.image_array(np.zeros((1, 2, 2)), "x")
+    with pytest.raises(ValueError, match=r"one image \(H, W\) or a stack.*\(4,\)\. Fix"):
+        checks.image_array(np.zeros(4), "x", stack=True)
+    for bad in [np.zeros((1, 5)), np.zeros((3, 5, 1))]:
+        with pytest.raises(ValueError, match=r"at least 2 x 2 pixels.*Fix: pass larger images"):
+            checks.image_array(bad, "x", stack=True)
+    with pytest.raises(TypeError, match="real numbers"):
+        checks.image_array(np.zeros((2, 2), complex), "x")
