@@ -164,3 +164,19 @@ def test_normalize_is_spelled_one_way_in_public_names():
                                   if isinstance(t, ast.Name)])
                if not name.startswith("_") and "normalis" in name.lower()]
     assert spelled == []
+
+
+def test_every_module_is_placed_in_the_layers():
+    # A new module must be given a layer (and, when it is numpy only, the numpy contract).
+    import tomllib
+
+    config = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["importlinter"]
+    contracts = {c["type"]: c for c in config["contracts"]}
+    layers = [[part.strip(" ()") for part in layer.replace("|", ":").split(":")]
+              for layer in contracts["layers"]["layers"]]
+    placed = {name for layer in layers for name in layer}
+    top_level = {name.split(".")[1] for name in MODULES if name.count(".") >= 1}
+    assert sorted(top_level - placed) == [] and sorted(placed - top_level) == []
+    numpy_layer = next(layer for layer in layers if "noise" in layer)
+    forbidden_sources = {name.split(".")[1] for name in contracts["forbidden"]["source_modules"]}
+    assert set(numpy_layer) | {"checks"} == forbidden_sources
