@@ -180,3 +180,9 @@ def test_every_module_is_placed_in_the_layers():
     numpy_layer = next(layer for layer in layers if "noise" in layer)
     forbidden_sources = {name.split(".")[1] for name in contracts["forbidden"]["source_modules"]}
     assert set(numpy_layer) | {"checks"} == forbidden_sources
+
+
+def test_imports_are_absolute():
+    relative = [f"{module}:{node.lineno}" for module, tree in MODULES.items()
+                for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.level]
+    assert relative == []
