@@ -37,6 +37,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import scipy.ndimage
+from numpy.typing import ArrayLike
 
 from fiji_bridge.align import align_to_reference, apply_shifts, correlation_maps, peak_shifts
 from fiji_bridge.metrics import pearson_cc
@@ -152,7 +153,9 @@ class ClassificationResult:
     references: np.ndarray
 
 
-def classify(images, references, *, workers=None) -> ClassificationResult:
+def classify(
+    images: ArrayLike, references: ArrayLike, *, workers: int | None = None
+) -> ClassificationResult:
     r"""Multi-reference classification of images, as the assignment step of 2-D classification.
 
     The ``K`` references are normalised, ``\hat r_k = (r_k - \bar r_k) / s_k`` (sample sd,
@@ -247,7 +250,7 @@ def classify(images, references, *, workers=None) -> ClassificationResult:
 # --------------------------------------------------------------------------------------------
 # rotation + translation alignment
 # --------------------------------------------------------------------------------------------
-def rotation_grid(angle_step) -> np.ndarray:
+def rotation_grid(angle_step: float) -> np.ndarray:
     """In-plane angles searched by :func:`align_rotations`: ``np.arange(0, 360, angle_step)``.
 
     Parameters
@@ -281,7 +284,7 @@ def rotation_grid(angle_step) -> np.ndarray:
     return np.arange(0.0, 360.0, step, dtype=np.float64)
 
 
-def rotate_images(images, angle) -> np.ndarray:
+def rotate_images(images: ArrayLike, angle: float) -> np.ndarray:
     """Rotate images about their centre by ``angle`` degrees (bilinear, zero outside).
 
     ``scipy.ndimage.rotate(images, angle, axes=(1, 2), reshape=False, order=1,
@@ -352,7 +355,12 @@ class RotationResult:
 
 
 def align_rotations(
-    images, reference, *, angle_step, workers=None, return_aligned=False
+    images: ArrayLike,
+    reference: ArrayLike,
+    *,
+    angle_step: float,
+    workers: int | None = None,
+    return_aligned: bool = False,
 ) -> RotationResult:
     r"""Align images to a reference over in-plane rotations and cyclic shifts, then average.
 
@@ -491,7 +499,9 @@ def _reference_pair(reference_a, reference_b):
     )
 
 
-def cross_reference_cc(average, reference_a, reference_b) -> tuple[float, float]:
+def cross_reference_cc(
+    average: ArrayLike, reference_a: ArrayLike, reference_b: ArrayLike
+) -> tuple[float, float]:
     """Pearson CC of one average with two references: ``(CC(average, A), CC(average, B))``.
 
     For an average of noise aligned to ``A``, expect ``CC(average, A) > CC(average, B)``
@@ -530,7 +540,13 @@ class DifferentReferenceResult:
     cc: np.ndarray
 
 
-def different_reference_control(images, reference_a, reference_b, *, workers=None):
+def different_reference_control(
+    images: ArrayLike,
+    reference_a: ArrayLike,
+    reference_b: ArrayLike,
+    *,
+    workers: int | None = None,
+) -> DifferentReferenceResult:
     r"""Align the *same* images to two references: the average follows the reference.
 
     With ``\bar a^{(X)} = \frac1N \sum_i \mathrm{roll}(n_i, -d_i^{(X)})`` the average of the

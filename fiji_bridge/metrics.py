@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from fiji_bridge import checks
 from fiji_bridge.fourier import (
@@ -67,7 +68,7 @@ def _pair(x, r, func: str, names: tuple[str, str] = ("x", "r")) -> tuple[np.ndar
 # --------------------------------------------------------------------------------------------
 # Pearson correlation
 # --------------------------------------------------------------------------------------------
-def pearson_cc(a, b):
+def pearson_cc(a: ArrayLike, b: ArrayLike) -> float | np.ndarray:
     r"""Pearson correlation coefficient between two images (or a stack and one image).
 
     .. math::
@@ -143,7 +144,7 @@ def pearson_cc(a, b):
 
 
 # --------------------------------------------------------------------------------------------
-def phase_error(x, r) -> np.ndarray:
+def phase_error(x: ArrayLike, r: ArrayLike) -> np.ndarray:
     r"""Wrapped Fourier-phase difference between an estimate ``x`` and a reference ``r``.
 
     .. math::
@@ -191,7 +192,9 @@ def _selection(shape, mask, include_real: bool, func: str) -> np.ndarray:
     return sel
 
 
-def phase_mse(x, r, *, mask=None, include_real: bool = False) -> float:
+def phase_mse(
+    x: ArrayLike, r: ArrayLike, *, mask: ArrayLike | None = None, include_real: bool = False
+) -> float:
     r"""Mean squared wrapped Fourier-phase error between ``x`` and ``r``.
 
     .. math::
@@ -252,7 +255,12 @@ def phase_mse(x, r, *, mask=None, include_real: bool = False) -> float:
 
 
 def phase_mse_by_ring(
-    x, r, *, n_rings: int | None = None, mask=None, include_real: bool = False
+    x: ArrayLike,
+    r: ArrayLike,
+    *,
+    n_rings: int | None = None,
+    mask: ArrayLike | None = None,
+    include_real: bool = False,
 ) -> tuple[np.ndarray, np.ndarray]:
     r"""Phase MSE (:func:`phase_mse`) per radial-frequency ring.
 
@@ -298,7 +306,7 @@ def phase_mse_by_ring(
 
 
 def magnitude_rank_groups(
-    r, fractions: Sequence[float] = (0.01, 0.1, 1.0), *, include_real: bool = False
+    r: ArrayLike, fractions: Sequence[float] = (0.01, 0.1, 1.0), *, include_real: bool = False
 ) -> dict[float, np.ndarray]:
     """Masks of the strongest Fourier components of a reference, for :func:`phase_mse`.
 
@@ -359,7 +367,9 @@ def magnitude_rank_groups(
 # --------------------------------------------------------------------------------------------
 # Fourier ring correlation
 # --------------------------------------------------------------------------------------------
-def frc(a, b, *, n_rings: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+def frc(
+    a: ArrayLike, b: ArrayLike, *, n_rings: int | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     r"""Fourier ring correlation between two images.
 
     .. math::
@@ -427,7 +437,7 @@ def frc(a, b, *, n_rings: int | None = None) -> tuple[np.ndarray, np.ndarray]:
 # --------------------------------------------------------------------------------------------
 # power-law fit
 # --------------------------------------------------------------------------------------------
-def fit_loglog_slope(n_values, y_values) -> tuple[float, float]:
+def fit_loglog_slope(n_values: ArrayLike, y_values: ArrayLike) -> tuple[float, float]:
     r"""Least-squares straight line in log10-log10 coordinates (a power-law fit).
 
     Fits ``log10(y) = intercept + slope · log10(n)``, i.e. ``y ≈ 10**intercept · n**slope``, by

@@ -106,7 +106,7 @@ def _centre_crop(image: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
 # --------------------------------------------------------------------------------------------
 # resampling
 # --------------------------------------------------------------------------------------------
-def resample_particles(particles, shape) -> np.ndarray:
+def resample_particles(particles: ArrayLike, shape: tuple[int, int]) -> np.ndarray:
     """Centre-crop and resize particles to ``shape``, then normalise each one.
 
     For each image: crop the largest centred region with the aspect ratio of ``shape`` (the
@@ -217,7 +217,7 @@ def _read_tiff(path: Path) -> np.ndarray:
     return data.reshape((-1,) + data.shape[-2:])
 
 
-def load_particles(path, *, size=None) -> np.ndarray:
+def load_particles(path: str | os.PathLike, *, size: int | None = None) -> np.ndarray:
     """Load a particle stack and normalise every particle (mean 0, sample sd 1).
 
     Formats (by extension, case-insensitive, see :data:`PARTICLE_FORMATS`):
@@ -291,7 +291,9 @@ def load_particles(path, *, size=None) -> np.ndarray:
     return _normalise(data, str(p))
 
 
-def check_particles_match(particles, reference_shape, *, allow_resample: bool) -> np.ndarray:
+def check_particles_match(
+    particles: ArrayLike, reference_shape: tuple[int, int], *, allow_resample: bool
+) -> np.ndarray:
     """Make sure the particles have the reference's shape, or say which flag fixes it.
 
     Parameters
