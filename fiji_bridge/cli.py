@@ -51,6 +51,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--save-stacks", action="store_true",
                      help="also write the full noise and aligned stacks")
     run.add_argument("--force", action="store_true", help="overwrite existing output files")
+    run.add_argument("--netcdf", action="store_true",
+                     help="also write results.nc: the whole xarray Dataset as netCDF")
     scale = run.add_argument_group("speed and scale (results do not depend on these)")
     scale.add_argument("--scheduler", metavar="ADDRESS", default=None,
                        help="run the alignment on Dask: 'local' (2-worker cluster on this "
@@ -106,6 +108,8 @@ def _run(args: argparse.Namespace) -> int:
     names = list(io.RUN_FILES) + (list(io.STACK_FILES) if args.save_stacks else [])
     if args.control_reference or args.classes or args.rotation_step is not None:
         names += list(io.CONTROL_FILES)
+    if args.netcdf:
+        names += list(io.NETCDF_FILES)
     for name in ("block_size", "workers"):
         value = getattr(args, name)
         if value is not None and value < 1:
@@ -132,7 +136,7 @@ def _run(args: argparse.Namespace) -> int:
             rotation_step=args.rotation_step, scheduler=args.scheduler,
             block_size=args.block_size, workers=args.workers)
     with output as directory:
-        io.write_run_outputs(data, directory, save_stacks=args.save_stacks)
+        io.write_run_outputs(data, directory, save_stacks=args.save_stacks, netcdf=args.netcdf)
     _print_summary(data, output.out)
     return 0
 

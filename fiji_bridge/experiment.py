@@ -417,4 +417,19 @@ def _finish(data: xr.Dataset, ref: Reference, handle: imagej.ImageJ, seed: int, 
         "peak": _stats(data["peaks"].values),
         "timings": dict(timings),
     })
+    _add_frc_and_units(data, ref)
+
+
+def _add_frc_and_units(data: xr.Dataset, ref: Reference) -> None:
+    """``frc`` (count, frequency): Fourier ring correlation of each average with the reference
+    (:func:`fiji_bridge.metrics.frc`, rings in cycles/pixel); units on the coordinates
+    (:func:`fiji_bridge.netcdf.add_units`)."""
+    from fiji_bridge import netcdf
+
+    rows = [metrics.frc(average, ref.image) for average in data["averages"].values]
+    data.coords["frequency"] = ("frequency", rows[0][0])
+    data["frc"] = (("count", "frequency"), np.stack([values for _, values in rows]))
+    data["frc"].attrs["description"] = "Fourier ring correlation of the aligned average with " \
+                                       "the reference"
+    netcdf.add_units(data)
 

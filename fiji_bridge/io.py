@@ -150,9 +150,12 @@ class output_directory:  # noqa: N801 - used as a context manager, reads like a 
 
 #: Files of ``einstein-from-noise run`` (``--save-stacks`` adds the two stacks).
 RUN_FILES = ("reference.tif", "averages.tif", "unaligned_averages.tif", "aligned_examples.tif",
-             "noise_examples.tif", "correlation_maps.tif", "figure.png", "results.json")
+             "noise_examples.tif", "correlation_maps.tif", "figure.png", "results.json",
+             "report.html")
 STACK_FILES = ("noise_stack.tif", "aligned_stack.tif")
 CONTROL_FILES = ("controls.tif",)
+#: ``run --netcdf`` adds the Dataset as netCDF (:mod:`fiji_bridge.netcdf`).
+NETCDF_FILES = ("results.nc",)
 
 
 def results_summary(data: Any) -> dict[str, Any]:
@@ -167,8 +170,13 @@ def results_summary(data: Any) -> dict[str, Any]:
 
 
 def write_run_outputs(data: Any, directory: str | os.PathLike, *, save_stacks: bool = False,
-                      figure: bool = True) -> list[Path]:
-    """Write the files of a run (see :data:`RUN_FILES`) into ``directory``."""
+                      figure: bool = True, netcdf: bool = False,
+                      report: bool = True) -> list[Path]:
+    """Write the files of a run (see :data:`RUN_FILES`) into ``directory``.
+
+    ``netcdf`` adds ``results.nc`` (:func:`fiji_bridge.netcdf.save`); ``report`` writes
+    ``report.html`` last, linking every other file (:func:`fiji_bridge.report.write_report`).
+    """
     directory = Path(directory)
     labels = [f"N={int(n)}" for n in data["count"].values]
     written = [
@@ -205,4 +213,12 @@ def write_run_outputs(data: Any, directory: str | os.PathLike, *, save_stacks: b
 
         written.append(figures.save_experiment_figure(data, directory / "figure.png"))
     written.append(write_json(directory / "results.json", results_summary(data)))
+    if netcdf:
+        from fiji_bridge import netcdf as netcdf_io
+
+        written.append(netcdf_io.save(data, directory / NETCDF_FILES[0]))
+    if report:
+        from fiji_bridge import report as run_report
+
+        written.append(run_report.write_report(data, directory, files=list(written)))
     return written
