@@ -174,7 +174,7 @@ def _print_summary(data, out) -> None:
         rotation = attrs["control_rotation"]
         print(f"control: rotation+translation (step {rotation['angle_step']:g} deg) "
               f"CC {rotation['cc']:.3f}")
-    print(f"wrote {out}/ (figure.png, results.json, averages.tif, ...)")
+    print(f"wrote {out}/ (report.html, figure.png, results.json, averages.tif, ...)")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -130,7 +130,11 @@ def einstein_from_noise(
         ``reference`` (y, x); ``averages`` and ``unaligned_averages`` (count, y, x); ``cc`` and
         ``cc_unaligned`` (count); ``shifts`` (image, axis=[dy, dx]); ``peaks`` (image);
         ``noise_examples``, ``aligned_examples``, ``correlation_maps`` (example, y, x; maps
-        peak-centred as ImageJ shows them); with ``keep_stacks`` also ``noise`` and ``aligned``.
+        peak-centred as ImageJ shows them); with ``keep_stacks`` also ``noise`` and ``aligned``;
+        ``frc`` (count, frequency): Fourier ring correlation of each average with the
+        reference.  Coordinates carry ``units``: ``y``, ``x`` pixels (indices), ``count``
+        counts, ``frequency`` cycles/pixel (:func:`fiji_bridge.netcdf.add_units`); save with
+        :func:`fiji_bridge.netcdf.save`.
         ``attrs`` hold every parameter, versions and checks (see ``results.json``).
 
     Notes

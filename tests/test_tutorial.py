@@ -63,6 +63,9 @@ def test_notebook_runs_on_a_real_kernel(tmp_path, monkeypatch):
     work.mkdir()
 
     notebook = nbformat.read(NOTEBOOK, as_version=4)
+    # one extra cell (not stored): which fiji_bridge the kernel imported
+    notebook.cells.append(nbformat.v4.new_code_cell(
+        "import fiji_bridge, sys; print('KERNEL', sys.executable, fiji_bridge.__file__)"))
     client = nbclient.NotebookClient(
         notebook, kernel_name="fiji_bridge_test", timeout=CELL_TIMEOUT,
         resources={"metadata": {"path": str(work)}})
@@ -77,5 +80,8 @@ def test_notebook_runs_on_a_real_kernel(tmp_path, monkeypatch):
     assert len(images) >= 11, len(images)
     text = "".join(out.get("text", "") for out in outputs)
     assert "ImageJ 1." in text and "read back identical" in text
-    # the kernel imported this checkout's package
     assert (work / "einstein_from_noise.nc").is_file()
+    # the kernel ran this interpreter and imported this checkout's package
+    kernel_line = notebook.cells[-1].outputs[0].text.split()
+    assert kernel_line[:2] == ["KERNEL", sys.executable]
+    assert Path(kernel_line[2]).resolve() == REPO / "fiji_bridge" / "__init__.py"
