@@ -29,13 +29,12 @@ from urllib.parse import quote
 
 import numpy as np
 
+from fiji_bridge.figures import CONTRAST_SIGMAS  # one display window for figure and report
+
 __all__ = ["REPORT_NAME", "build_report", "png_data_uri", "write_report"]
 
 #: File name of the report in the run's output folder.
 REPORT_NAME = "report.html"
-#: Half-width, in standard deviations of the image, of the display window of averages
-#: (the value :data:`fiji_bridge.figures.CONTRAST_SIGMAS` uses).
-CONTRAST_SIGMAS = 2.5
 #: Packages whose versions the report lists (when installed).
 _PACKAGES = ("fiji_bridge", "numpy", "scipy", "xarray", "scyjava", "jpype1", "tifffile",
              "matplotlib")
