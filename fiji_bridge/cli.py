@@ -95,6 +95,8 @@ def _run_parser(run: argparse.ArgumentParser) -> None:
                      help="noise images kept with their correlation maps (default 16)")
     run.add_argument("--save-stacks", action="store_true",
                      help="also write the full noise and aligned stacks")
+    run.add_argument("--netcdf", action="store_true",
+                     help="also write results.nc: the whole xarray Dataset as netCDF")
     scale = run.add_argument_group("speed and scale (results do not depend on these)")
     scale.add_argument("--scheduler", metavar="ADDRESS", default=None,
                        help="run the alignment on Dask: 'local' (2-worker cluster on this "
@@ -207,7 +209,7 @@ def _run(args: argparse.Namespace) -> int:
         class_references=args.classes, rotation_step=args.rotation_step,
         scheduler=args.scheduler, block_size=args.block_size, workers=args.workers)
     names = io.run_files(examples=config.examples > 0, controls=config.controls_asked,
-                         save_stacks=config.keep_stacks)
+                         save_stacks=config.keep_stacks, netcdf=args.netcdf)
     output = io.output_directory(args.out, names, force=args.force)  # checked before work
     if config.keep_stacks:
         needed = 2 * config.total * config.size * config.size * 4 * 1.01 + 2**20
@@ -220,7 +222,7 @@ def _run(args: argparse.Namespace) -> int:
         data = experiment.einstein_from_noise(args.reference, config, particles=particles,
                                               progress=progress)
     with output as directory:
-        io.write_run_outputs(data, directory, save_stacks=config.keep_stacks)
+        io.write_run_outputs(data, directory, save_stacks=config.keep_stacks, netcdf=args.netcdf)
     _print_summary(data, output.out)
     return 0
 
@@ -298,7 +300,7 @@ def _print_summary(data, out) -> None:
         rotation = attrs["control_rotation"]
         print(f"control: rotation+translation (step {rotation['angle_step']:g} deg) "
               f"CC {rotation['cc']:.3f}")
-    print(f"wrote {out}/ (figure.png, results.json, averages.tif, ...)")
+    print(f"wrote {out}/ (report.html, figure.png, results.json, averages.tif, ...)")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
