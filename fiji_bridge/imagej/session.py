@@ -30,6 +30,8 @@ from contextlib import contextmanager
 from typing import Any
 
 from fiji_bridge.imagej.errors import ImageJCommandError, ImageJError, ImageJStartError
+from fiji_bridge.imagej.fiji import gateway_addon, start_fiji
+from fiji_bridge.imagej.fiji import legacy_active as fiji_legacy_active
 from fiji_bridge.imagej.java import find_jvm, jclass
 from fiji_bridge.imagej.locate import APT_HINT, ENV_IMAGEJ, Source, resolve
 
@@ -74,6 +76,9 @@ class ImageJ:
         ``"xvfb"`` when :func:`start` started an Xvfb server for ImageJ (stopped at exit).
     gateway : object or None
         The pyimagej ImageJ2 gateway (``backend == "fiji"``), else None.
+    legacy_active : bool or None
+        Fiji: whether the ImageJ legacy layer is active (``gateway.legacy.isActive()``, checked
+        at start); None for plain ImageJ 1.x, which is the ImageJ 1.x itself.
     quirks : frozenset of str
         Known bugs of this ImageJ version that the steps here correct, e.g.
         ``"zproject_avg_drops_last_slice"`` (ImageJ 1.53t).
@@ -87,14 +92,31 @@ class ImageJ:
     display_origin: str | None
     gateway: Any = dataclasses.field(default=None, repr=False, compare=False)
     quirks: frozenset = frozenset()
+    legacy_active: bool | None = None
 
     @property
     def can_run_commands(self) -> bool:
         """Whether menu commands (``IJ.run``) and macros calling ``run(...)`` can run.
 
-        Fiji's legacy layer runs them headless; plain ImageJ 1.x needs an AWT display.
+        Fiji's active legacy layer runs them headless; plain ImageJ 1.x needs an AWT display.
         """
-        return self.backend == "fiji" or not self.headless
+        if self.backend == "fiji":
+            return bool(self.legacy_active)
+        return not self.headless
+
+    @property
+    def IJ(self) -> Any:  # noqa: N802 - the Java class's name
+        """ImageJ 1.x's ``ij.IJ``: pyimagej's ``gateway.IJ`` on Fiji, else the class itself."""
+        if self.gateway is not None:
+            return gateway_addon(self.gateway, "IJ")
+        return jclass("ij.IJ")
+
+    @property
+    def WindowManager(self) -> Any:  # noqa: N802 - the Java class's name
+        """ImageJ 1.x's ``ij.WindowManager``: pyimagej's ``gateway.WindowManager`` on Fiji."""
+        if self.gateway is not None:
+            return gateway_addon(self.gateway, "WindowManager")
+        return jclass("ij.WindowManager")
 
     def require_commands(self, what: str) -> None:
         """Raise :class:`ImageJCommandError` if menu commands cannot run here."""
@@ -294,15 +316,18 @@ def start(imagej: str | os.PathLike | None = None, *, display: str = "auto") -> 
             display_origin=origin,
             gateway=gateway,
             quirks=_zproject_quirks(),
+            legacy_active=None if gateway is None else fiji_legacy_active(gateway),
         )
         return _handle
 
 
-def _configure_scyjava(headless: bool, classpath: Sequence[str] = ()) -> None:
+def _configure_scyjava(headless: bool, classpath: Sequence[str] = (), *,
+                       never_fetch: bool = True) -> None:
     import scyjava
 
-    # Never let scyjava/cjdk download a JDK: offline machines would hang or fail obscurely.
-    scyjava.config.set_java_constraints(fetch="never")
+    if never_fetch:
+        # Never let scyjava/cjdk download a JDK: offline machines would hang or fail obscurely.
+        scyjava.config.set_java_constraints(fetch="never")
     for entry in classpath:
         scyjava.config.add_classpath(entry)
     scyjava.config.add_option(f"-Djava.awt.headless={'true' if headless else 'false'}")
@@ -333,23 +358,9 @@ def _start_fiji(source: Source, headless: bool) -> Any:
                 "(--imagej /path/to/Fiji.app or FIJI_BRIDGE_IMAGEJ=/path/to/Fiji.app), or use "
                 f"the offline ImageJ 1.x ({APT_HINT})."
             )
-    try:
-        import imagej as pyimagej
-    except ImportError as exc:
-        raise ImageJStartError(
-            f"pyimagej is needed to start Fiji/ImageJ2 but cannot be imported ({exc}). "
-            "Fix: pip install pyimagej."
-        ) from None
-    _configure_scyjava(headless)
-    try:
-        return pyimagej.init(source.location, mode="headless" if headless else "interactive")
-    except Exception as exc:
-        raise ImageJStartError(
-            f"pyimagej could not start Fiji/ImageJ2 from {source.location} "
-            f"({type(exc).__name__}: {exc}). Fix: check that the folder is a complete Fiji.app "
-            "(it has jars/ and plugins/), or use the offline ImageJ 1.x with "
-            "--imagej /usr/share/java/ij.jar."
-        ) from None
+    # Java is chosen by fiji.start_fiji (fetch="never" would break pyimagej's Java guess).
+    _configure_scyjava(headless, never_fetch=False)
+    return start_fiji(source, headless)
 
 
 _busy_what = "an ImageJ call"
