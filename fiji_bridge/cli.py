@@ -51,6 +51,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--save-stacks", action="store_true",
                      help="also write the full noise and aligned stacks")
     run.add_argument("--force", action="store_true", help="overwrite existing output files")
+    run.add_argument("--show", action="store_true",
+                     help="then show the reference, averages and examples in ImageJ windows on "
+                          "$DISPLAY and wait until ImageJ is closed")
     scale = run.add_argument_group("speed and scale (results do not depend on these)")
     scale.add_argument("--scheduler", metavar="ADDRESS", default=None,
                        help="run the alignment on Dask: 'local' (2-worker cluster on this "
@@ -126,7 +129,8 @@ def _run(args: argparse.Namespace) -> int:
 
         data = experiment.einstein_from_noise(
             args.reference, size=args.size, counts=counts, seed=seed, engine=args.engine,
-            examples=args.examples, imagej_location=args.imagej, display=args.display,
+            examples=args.examples, imagej_location=args.imagej,
+            display="existing" if args.show and args.display == "auto" else args.display,
             keep_stacks=args.save_stacks, progress=progress, particles=particles,
             control_reference=args.control_reference, class_references=args.classes,
             rotation_step=args.rotation_step, scheduler=args.scheduler,
@@ -134,6 +138,10 @@ def _run(args: argparse.Namespace) -> int:
     with output as directory:
         io.write_run_outputs(data, directory, save_stacks=args.save_stacks)
     _print_summary(data, output.out)
+    if args.show:
+        from fiji_bridge.imagej import show_run
+
+        show_run(output.out)
     return 0
 
 
