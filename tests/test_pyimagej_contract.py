@@ -13,6 +13,7 @@ from __future__ import annotations
 import ast
 import importlib
 import inspect
+import json
 from pathlib import Path
 
 import pytest
@@ -118,9 +119,23 @@ def _package_uses() -> list[tuple]:
     return uses
 
 
-def test_every_pyimagej_and_scyjava_use_matches_the_installed_versions():
-    uses = _package_uses()
-    problems = contract_problems(uses)
+def _in_fresh_process(run_python, code: str) -> list:
+    """Run ``code`` (it sets ``result``) in a new interpreter: pyimagej and imglyb cannot be
+    imported into a process whose JVM (the ``ij`` fixture's) lacks their jars."""
+    result = run_python(f"""
+import json, sys
+sys.path.insert(0, {str(Path(__file__).parent)!r})
+import test_pyimagej_contract as contract
+{code}
+print("RESULT", json.dumps(result))
+""")
+    assert result.returncode == 0, result.stdout + result.stderr
+    return json.loads(result.stdout.split("RESULT ", 1)[1])
+
+
+def test_every_pyimagej_and_scyjava_use_matches_the_installed_versions(run_python):
+    problems = _in_fresh_process(
+        run_python, "result = contract.contract_problems(contract._package_uses())")
     assert not problems, "\n".join(problems)
 
 
@@ -136,7 +151,7 @@ def test_the_reader_sees_the_calls_that_matter():
         assert expected in names, expected
 
 
-def test_the_contract_check_fails_on_a_wrong_keyword_or_name():
+def test_the_contract_check_fails_on_a_wrong_keyword_or_name(run_python):
     source = (
         "import scyjava\nimport imagej as pyimagej\nfrom scyjava import config\n"
         "scyjava.config.set_java_constraints(fetchh='never')\n"
@@ -144,17 +159,22 @@ def test_the_contract_check_fails_on_a_wrong_keyword_or_name():
         "config.no_such_function()\n"
         "pyimagej.init('/x', mode='headless')\n"
     )
-    problems = contract_problems(external_uses(source, "probe.py"))
+    problems = _in_fresh_process(
+        run_python,
+        f"result = contract.contract_problems(contract.external_uses({source!r}, 'probe.py'))")
     assert len(problems) == 3, problems
     assert "fetchh" in problems[0] and "moode" in problems[1]
     assert "no_such_function" in problems[2]
 
 
-@pytest.mark.parametrize("name", fiji.GATEWAY_ADDONS)
-def test_gateway_properties_exist_in_pyimagej(name):
-    import imagej
-
-    assert isinstance(inspect.getattr_static(imagej.GatewayAddons, name), property)
+def test_gateway_properties_exist_in_pyimagej(run_python):
+    kinds = _in_fresh_process(run_python, """
+import inspect, imagej
+from fiji_bridge.imagej import fiji
+result = {name: type(inspect.getattr_static(imagej.GatewayAddons, name, None)).__name__
+          for name in fiji.GATEWAY_ADDONS}
+""")
+    assert kinds == {name: "property" for name in fiji.GATEWAY_ADDONS}
 
 
 def test_gateway_addon_refuses_names_outside_the_contract():

@@ -115,9 +115,11 @@ def imglyb_jar_fix(folder: str | os.PathLike) -> str:
 
 def _imglyb_version() -> str:
     try:
+        # Importing imglyb after a JVM started without its jars fails (its start-up hooks run
+        # at once); pyimagej has imported it before the JVM started, so this is the cached one.
         import imglyb.config
-    except ImportError:
-        return "1.1.0"
+    except Exception:  # ImportError, or TypeError from imglyb's JVM hooks
+        return os.environ.get("IMGLIB2_IMGLYB_VERSION", "1.1.0")  # imglyb's own default
     return str(imglyb.config.get_imglib2_imglyb_version())
 
 

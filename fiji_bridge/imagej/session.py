@@ -45,7 +45,6 @@ __all__ = [
     "java_class",
     "maven_reachable",
     "require",
-    "require_gateway",
     "start",
 ]
 
@@ -445,14 +444,3 @@ def java_class(name: str) -> Any:
     """The Java class ``name`` (e.g. ``"ij.ImagePlus"``) of the running ImageJ."""
     require()
     return jclass(name)
-
-
-def require_gateway(purpose: str) -> Any:
-    """The pyimagej gateway, or an error saying that ``purpose`` needs Fiji/ImageJ2."""
-    handle = require()
-    if handle.gateway is None:
-        raise ImageJError(
-            f"{purpose} needs Fiji/ImageJ2 (a pyimagej gateway); this is plain ImageJ "
-            f"{handle.version}. Fix: start with --imagej /path/to/Fiji.app."
-        )
-    return handle.gateway
