@@ -3,9 +3,10 @@
 :func:`show` opens images (files, arrays, xarray DataArrays with a ``label`` coordinate, or
 ImagePlus objects) in ImageJ windows with their slice labels, shows ImageJ's main window (the
 menu bar and tool bar; on Fiji pyimagej's ``gateway.ui().showUI()``), zooms small images in
-and lays the windows out in rows, and, with ``wait=True``, returns only when the user has closed ImageJ or all the
-image windows.  :func:`show_run` does it for the files of ``einstein-from-noise run``
-(``run --show``).  :func:`screenshot` saves what the display shows (``java.awt.Robot``).
+and lays the windows out in rows, and, with ``wait=True``, returns only when the user has
+closed ImageJ or all the image windows.  :func:`show_run` does it for the files of
+``einstein-from-noise run`` (``run --show``).  :func:`screenshot` saves what the display shows
+(``java.awt.Robot``).
 
 Windows need a display that a person sees: ImageJ started with ``display="existing"`` on
 ``$DISPLAY`` (the CLI's ``run --show`` does that).  ImageJ started headless, or on the private
