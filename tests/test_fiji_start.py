@@ -52,6 +52,10 @@ try:
     imagej.start({str(fiji_app)!r}, display="headless")
 except imagej.ImageJStartError as exc:
     print("ERROR:", exc)
+try:
+    imagej.start({str(fiji_app)!r}, display="headless")
+except imagej.ImageJStartError as exc:
+    print("AGAIN:", exc)
 # What pyimagej's imagej.init built: the JVM, with the folder's jars and plugins.dir.
 system = jpype.JClass("java.lang.System")
 print("JVM", jpype.isJVMStarted())
@@ -69,6 +73,7 @@ print("ENDPOINTS", list(scyjava.config.endpoints))
     assert "UnboundLocalError" not in out + result.stderr
     assert "Maven" not in out + result.stderr and "Connection" not in out + result.stderr
     assert "JVM True" in out
+    assert "AGAIN: An earlier start failed after Java had started (the Fiji.app at" in out
     assert f"PLUGINS_DIR {fiji_app / 'plugins'}" in out  # set by pyimagej's _create_jvm
     assert str(fiji_app / "jars" / "ij-1.53t.jar") in out
     assert "IJ 1.53t" in out                           # ImageJ 1.x from the Fiji.app's jars

@@ -134,6 +134,7 @@ class ImageJ:
 
 _lock = threading.RLock()
 _handle: ImageJ | None = None
+_failed_fiji_start: str | None = None  # why a Fiji start failed after the JVM had started
 _xvfb: Any = None
 
 
@@ -280,6 +281,12 @@ def start(imagej: str | os.PathLike | None = None, *, display: str = "auto") -> 
                 f"display={display!r}. Fix: use a new Python process (e.g. a subprocess) for "
                 "the other ImageJ, or call start() with the same settings."
             )
+        if _jvm_running() and _failed_fiji_start is not None:
+            raise ImageJStartError(
+                f"An earlier start failed after Java had started ({_failed_fiji_start}); Java "
+                "starts only once per process. Fix: fix that, then start ImageJ in a new "
+                "Python process."
+            )
         if _jvm_running():
             raise ImageJStartError(
                 "A Java VM is already running in this process, started outside fiji_bridge; "
@@ -357,9 +364,15 @@ def _start_fiji(source: Source, headless: bool) -> Any:
                 "(--imagej /path/to/Fiji.app or FIJI_BRIDGE_IMAGEJ=/path/to/Fiji.app), or use "
                 f"the offline ImageJ 1.x ({APT_HINT})."
             )
+    global _failed_fiji_start
     # Java is chosen by fiji.start_fiji (fetch="never" would break pyimagej's Java guess).
     _configure_scyjava(headless, never_fetch=False)
-    return start_fiji(source, headless)
+    try:
+        return start_fiji(source, headless)
+    except ImageJStartError as exc:
+        if _jvm_running():
+            _failed_fiji_start = str(exc)
+        raise
 
 
 _busy_what = "an ImageJ call"
