@@ -5,7 +5,9 @@ Two backends give the same ImageJ 1.x API (``ij.IJ``, ``ij.ImagePlus``, ``ij.pro
 ``"fiji"``
     A full Fiji / ImageJ2 started by pyimagej (``imagej.init(path_or_endpoint, mode="headless")``):
     a local ``Fiji.app`` directory, or a Maven endpoint such as ``sc.fiji:fiji`` when a Maven
-    repository can be reached.  The ImageJ2 gateway is kept on the handle (``ImageJ.gateway``);
+    repository can be reached, through :func:`fiji_bridge.imagej.fiji.start_fiji` (system Java,
+    no Maven for a local folder, legacy layer checked).  The ImageJ2 gateway is kept on the
+    handle (``ImageJ.gateway``);
     Fiji's legacy layer lets menu commands and macros run headless.
 ``"imagej1"``
     Plain ImageJ 1.x (``ij.jar``, e.g. Debian's ``libij-java`` at ``/usr/share/java/ij.jar``) on
