@@ -141,5 +141,33 @@ def test_fiji_jars_lists_each_part_by_file_name(tmp_path):
     assert found["ImageJ 1.x"] == ["ij-1.54f.jar"]
     assert found["pyimagej's numpy bridge imglib2-imglyb"] == ["imglib2-imglyb-1.1.0.jar"]
     assert found["imglib2-unsafe (needed by imglib2-imglyb)"] == []
-    fix = fiji.imglyb_jar_fix(tmp_path)
+    fix = fiji.imglyb_jar_fix(tmp_path)  # reads imglyb's config without importing imglyb
     assert str(jars) in fix and "imglib2-imglyb-1.1.0.jar" in fix and "imglib2-unsafe" in fix
+
+
+def test_imagej1_start_after_import_imagej_makes_no_maven_contact(run_python):
+    """``import imagej`` adds imglyb's Maven endpoint and JVM hooks to the process; the offline
+    ImageJ 1.x must still start from its jar alone, without the network."""
+    prefix = _no_network_prefix()
+    result = run_python("", args=[*prefix, sys.executable, "-c", """
+import imagej, scyjava
+print("BEFORE", list(scyjava.config.endpoints))
+from fiji_bridge import imagej as fb
+handle = fb.start(display="headless")
+print("STARTED", handle.backend, handle.version, list(scyjava.config.endpoints))
+"""], timeout=60)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "BEFORE ['net.imglib2:imglib2-imglyb:" in result.stdout
+    assert "STARTED imagej1 1.53t []" in result.stdout
+
+
+def test_fiji_helpers_do_not_import_imglyb(run_python, tmp_path):
+    result = run_python(f"""
+import sys
+from fiji_bridge.imagej import fiji
+print(fiji.imglyb_jar_fix({str(tmp_path)!r}))
+import scyjava
+print("IMPORTED", [m for m in ("imglyb", "imagej") if m in sys.modules], scyjava.config.endpoints)
+""")
+    assert result.returncode == 0, result.stderr
+    assert "imglib2-imglyb-1.1.0.jar" in result.stdout and "IMPORTED [] []" in result.stdout

@@ -33,9 +33,11 @@ are listed in :data:`GATEWAY_ADDONS` and reached only through :func:`gateway_add
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import logging
 import os
 import re
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -114,13 +116,18 @@ def imglyb_jar_fix(folder: str | os.PathLike) -> str:
 
 
 def _imglyb_version() -> str:
-    try:
-        # Importing imglyb after a JVM started without its jars fails (its start-up hooks run
-        # at once); pyimagej has imported it before the JVM started, so this is the cached one.
-        import imglyb.config
-    except Exception:  # ImportError, or TypeError from imglyb's JVM hooks
-        return os.environ.get("IMGLIB2_IMGLYB_VERSION", "1.1.0")  # imglyb's own default
-    return str(imglyb.config.get_imglib2_imglyb_version())
+    """The imglib2-imglyb version the installed imglyb asks for, without importing imglyb
+    (its import adds a Maven endpoint and JVM start-up hooks to this process)."""
+    config = sys.modules.get("imglyb.config")
+    if config is None:
+        spec = importlib.util.find_spec("imglyb")  # locates the package, runs none of it
+        if spec is None or spec.origin is None:
+            return "1.1.0"  # no imglyb: pyimagej is not installed either
+        path = Path(spec.origin).parent / "config.py"
+        config_spec = importlib.util.spec_from_file_location("fiji_bridge_imglyb_config", path)
+        config = importlib.util.module_from_spec(config_spec)
+        config_spec.loader.exec_module(config)
+    return str(config.get_imglib2_imglyb_version())
 
 
 def missing_part(folder: str | None) -> str | None:

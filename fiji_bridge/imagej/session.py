@@ -345,8 +345,16 @@ def _start_imagej1(source: Source, headless: bool) -> None:
     import scyjava
 
     _configure_scyjava(headless, [source.location])
+    # The jar is all: no Maven endpoint (e.g. the one imglyb adds when pyimagej was imported).
+    scyjava.config.endpoints.clear()
     try:
-        scyjava.start_jvm()
+        try:
+            scyjava.start_jvm()
+        except Exception:
+            if not _jvm_running():
+                raise
+            # Java runs, but a start-up hook of another library failed (imglyb's, when pyimagej
+            # was imported, needs jars ImageJ 1.x does not ship): ImageJ 1.x itself is fine.
         jclass("ij.IJ")
     except Exception as exc:
         raise ImageJStartError(
