@@ -20,10 +20,11 @@ pytestmark = pytest.mark.subprocess
 # Runs inside the subprocess: start an Xvfb "screen", then a user thread that waits for the
 # windows, records them, screenshots the display and closes ImageJ.
 USER = r"""
-import json, sys, threading, time
+import atexit, json, sys, threading, time
 from xvfbwrapper import Xvfb
 screen = Xvfb(width=1024, height=768, colordepth=24)
 screen.start()
+atexit.register(screen.stop)  # registered before Java: runs after scyjava stopped the JVM
 seen = {}
 
 def user(expected, shot):
