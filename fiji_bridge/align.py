@@ -42,6 +42,8 @@ __all__ = [
     "centered",
     "correlation_maps",
     "peak_shifts",
+    "search_window",
+    "soft_circular_mask",
 ]
 
 #: Images per FFT call. Fixed (and a divisor of ``noise.RNG_BLOCK``) so that every image is
@@ -233,11 +235,18 @@ def _signed(index, n: int):
     return (index + n // 2) % n - n // 2
 
 
-def _chunk_peaks(maps: np.ndarray):
-    """``(dy, dx, peaks)`` of a C-contiguous ``(k, H, W)`` stack of maps."""
+def _chunk_peaks(maps: np.ndarray, allowed: np.ndarray | None = None):
+    """``(dy, dx, peaks)`` of a C-contiguous ``(k, H, W)`` stack of maps.
+
+    ``allowed``: sorted flat indices of the shifts searched (:func:`search_window`), or None
+    for the whole map.
+    """
     k, h, w = maps.shape
     flat = maps.reshape(k, h * w)
-    idx = flat.argmax(axis=1)
+    if allowed is None:
+        idx = flat.argmax(axis=1)
+    else:  # first maximum in C order among the allowed shifts
+        idx = allowed[flat[:, allowed].argmax(axis=1)]
     peaks = flat[np.arange(k), idx]
     iy, ix = np.divmod(idx, w)
     return _signed(iy, h), _signed(ix, w), peaks
@@ -269,8 +278,14 @@ def _run_chunks(n_images: int, workers: int, job) -> None:
             fut.result()
 
 
-def _align_stack(stack, ref32, *, workers, backend, want_aligned, want_maps):
-    """Maps, shifts, peaks (and aligned images) of a validated (N, H, W) stack."""
+def _align_stack(stack, ref32, *, workers, backend, want_aligned, want_maps, allowed=None,
+                 mask=None):
+    """Maps, shifts, peaks (and aligned images) of a validated (N, H, W) stack.
+
+    ``allowed``: flat indices of the searched shifts (None: all); ``mask``: float32 ``(H, W)``
+    multiplied into the images before correlation (the reference is masked by the caller); the
+    aligned images are shifted copies of the unmasked images.
+    """
     n = stack.shape[0]
     h, w = ref32.shape
     shifts = np.empty((n, 2), dtype=np.int64)
@@ -286,6 +301,8 @@ def _align_stack(stack, ref32, *, workers, backend, want_aligned, want_maps):
             i1 = min(i0 + _CHUNK, n)
             k = i1 - i0
             buf[:k] = stack[i0:i1]
+            if mask is not None:
+                buf[:k] *= mask
             if k < _CHUNK:
                 buf[k:] = 0.0
             if not np.isfinite(buf[:k]).all():
@@ -295,7 +312,7 @@ def _align_stack(stack, ref32, *, workers, backend, want_aligned, want_maps):
                     "remove or repair it before aligning"
                 )
             maps = corr.run()
-            dy, dx, pk = _chunk_peaks(maps)
+            dy, dx, pk = _chunk_peaks(maps, allowed)
             shifts[i0:i1, 0] = dy[:k]
             shifts[i0:i1, 1] = dx[:k]
             peaks[i0:i1] = pk[:k]
@@ -312,7 +329,8 @@ def _align_stack(stack, ref32, *, workers, backend, want_aligned, want_maps):
 # --------------------------------------------------------------------------------------------
 # public API
 # --------------------------------------------------------------------------------------------
-def correlation_maps(images, reference, *, workers=None, fft_backend="scipy") -> np.ndarray:
+def correlation_maps(images, reference, *, workers=None, fft_backend="scipy",
+                     mask_radius=None) -> np.ndarray:
     """Cyclic cross-correlation maps of images with a reference (zero shift at ``[0, 0]``).
 
     For each image ``n``::
@@ -334,6 +352,10 @@ def correlation_maps(images, reference, *, workers=None, fft_backend="scipy") ->
         all available cores. The result does not depend on it.
     fft_backend : {"scipy", "pyfftw"}, optional
         FFT library; see the module docstring.
+    mask_radius : float, optional
+        Keyword-only. If given, images and reference are multiplied by
+        :func:`soft_circular_mask` ``(H, W), mask_radius`` before correlating (the maps of
+        ``m * n`` with ``m * r``). Default None: no mask.
 
     Returns
     -------
@@ -357,14 +379,16 @@ def correlation_maps(images, reference, *, workers=None, fft_backend="scipy") ->
     stack, single = _as_images(images, ref32.shape)
     workers = _check_workers(workers)
     backend = _check_backend(fft_backend)
+    mask = _mask_or_none(ref32.shape, mask_radius)
     maps, _, _, _ = _align_stack(
-        stack, ref32, workers=workers, backend=backend, want_aligned=False, want_maps=True
+        stack, ref32 if mask is None else ref32 * mask, workers=workers, backend=backend,
+        want_aligned=False, want_maps=True, mask=mask
     )
     return maps[0] if single else maps
 
 
 
-def peak_shifts(maps):
+def peak_shifts(maps, *, max_shift=None):
     """Signed shifts and values of the maxima of correlation maps.
 
     The peak of a map ``c`` is at ``(iy, ix) = unravel_index(argmax(c))`` (the first maximum in
@@ -378,6 +402,9 @@ def peak_shifts(maps):
     ----------
     maps : array_like
         Non-centred maps as returned by :func:`correlation_maps`: ``(H, W)`` or ``(N, H, W)``.
+    max_shift : int, optional
+        Keyword-only. Search only shifts with ``|dy| <= max_shift`` and ``|dx| <= max_shift``
+        (:func:`search_window`); default None searches the whole map.
 
     Returns
     -------
@@ -395,7 +422,8 @@ def peak_shifts(maps):
     stack = np.ascontiguousarray(stack)
     if stack.shape[0] == 0:
         return np.empty((0, 2), dtype=np.int64), np.empty(0, dtype=np.float32)
-    dy, dx, peaks = _chunk_peaks(stack)
+    allowed = None if max_shift is None else search_window(stack.shape[1:], max_shift)
+    dy, dx, peaks = _chunk_peaks(stack, allowed)
     if np.isnan(peaks).any():
         bad = int(np.flatnonzero(np.isnan(peaks))[0])
         raise ValueError(f"map {bad} contains NaN; compute the maps from finite images")
@@ -475,7 +503,8 @@ class AlignmentResult:
 
 
 def align_to_reference(
-    images, reference, *, workers=None, return_maps=False, fft_backend="scipy"
+    images, reference, *, workers=None, return_maps=False, fft_backend="scipy",
+    max_shift=None, mask_radius=None
 ) -> AlignmentResult:
     """Align images to a reference by the peak of their cyclic cross-correlation.
 
@@ -498,6 +527,17 @@ def align_to_reference(
         Also return the (non-centred, float32) correlation maps.
     fft_backend : {"scipy", "pyfftw"}, optional
         FFT library; see the module docstring.
+    max_shift : int, optional
+        The search space, as alignment programs limit it: only shifts with
+        ``|dy| <= max_shift`` and ``|dx| <= max_shift`` pixels are searched
+        (:func:`search_window`). ``max_shift=0`` does not align at all (``d_i = 0``).
+        Default None: every shift of the box.
+    mask_radius : float, optional
+        Soft circular mask (:func:`soft_circular_mask`, radius in pixels, raised-cosine edge)
+        multiplied into the images and the reference before correlating, as RELION masks
+        particles and references (zero outside the mask). The shifts are those of the masked
+        correlation; ``aligned`` holds the shifted **unmasked** images and ``peaks`` the masked
+        correlation values ``sum_p (m a_i)[p] (m r)[p]``. Default None: no mask.
 
     Returns
     -------
@@ -532,8 +572,11 @@ def align_to_reference(
     stack, single = _as_images(images, ref32.shape)
     workers = _check_workers(workers)
     backend = _check_backend(fft_backend)
+    allowed = None if max_shift is None else search_window(ref32.shape, max_shift)
+    mask = _mask_or_none(ref32.shape, mask_radius)
     maps, shifts, peaks, aligned = _align_stack(
-        stack, ref32, workers=workers, backend=backend, want_aligned=True, want_maps=bool(return_maps)
+        stack, ref32 if mask is None else ref32 * mask, workers=workers, backend=backend,
+        want_aligned=True, want_maps=bool(return_maps), allowed=allowed, mask=mask
     )
     if single:
         return AlignmentResult(
@@ -570,3 +613,110 @@ def centered(maps) -> np.ndarray:
             f"maps must have at least 2 dimensions (..., H, W), got shape {arr.shape}"
         )
     return np.fft.fftshift(arr, axes=(-2, -1))
+
+
+# --------------------------------------------------------------------------------------------
+# the search space: limited shifts and a soft circular mask
+# --------------------------------------------------------------------------------------------
+#: Width in pixels of the raised-cosine edge of :func:`soft_circular_mask` (RELION's default
+#: ``--width_mask_edge``).
+MASK_EDGE = 5.0
+
+
+def _check_max_shift(max_shift) -> int:
+    if isinstance(max_shift, (bool, np.bool_)) or not isinstance(max_shift, numbers.Integral):
+        raise TypeError(
+            f"max_shift must be a non-negative integer (pixels) or None, got "
+            f"{type(max_shift).__name__} {max_shift!r}. Fix: pass e.g. max_shift=10"
+        )
+    if max_shift < 0:
+        raise ValueError(
+            f"max_shift must be >= 0 pixels, got {max_shift}. Fix: pass e.g. max_shift=10, "
+            "0 for no shift, or None for the whole box"
+        )
+    return int(max_shift)
+
+
+def _check_radius(radius, name: str) -> float:
+    if isinstance(radius, (bool, np.bool_)) or not isinstance(radius, numbers.Real):
+        raise TypeError(
+            f"{name} must be a positive number of pixels, got {type(radius).__name__} "
+            f"{radius!r}. Fix: pass e.g. {name}=20"
+        )
+    if not np.isfinite(radius) or radius <= 0:
+        raise ValueError(f"{name} must be a positive number of pixels, got {radius!r}. "
+                         f"Fix: pass e.g. {name}=20")
+    return float(radius)
+
+
+def search_window(shape, max_shift) -> np.ndarray:
+    """Flat indices of the non-centred map pixels whose shift is within ``max_shift``.
+
+    The signed shift of map pixel ``(iy, ix)`` is ``dy = (iy + H//2) % H - H//2`` (and ``dx``
+    likewise, see :func:`peak_shifts`); the window holds the pixels with ``|dy| <= max_shift``
+    and ``|dx| <= max_shift``, in C order (so the first maximum found in it is the first in C
+    order). A ``max_shift`` at least half the box keeps the whole map.
+
+    Parameters
+    ----------
+    shape : tuple of int
+        ``(H, W)`` of the maps.
+    max_shift : int
+        Largest absolute shift per axis, in pixels (>= 0).
+
+    Returns
+    -------
+    numpy.ndarray
+        int64 sorted flat indices into an ``(H, W)`` map.
+    """
+    s = _check_max_shift(max_shift)
+    h, w = (int(v) for v in shape)
+    dy = np.abs(_signed(np.arange(h), h))
+    dx = np.abs(_signed(np.arange(w), w))
+    return np.flatnonzero((dy[:, None] <= s) & (dx[None, :] <= s)).astype(np.int64)
+
+
+def soft_circular_mask(shape, radius, *, edge=MASK_EDGE) -> np.ndarray:
+    r"""Soft circular mask centred in the box, as cryo-EM programs apply to particles.
+
+    With ``r`` the distance of pixel ``(y, x)`` from the box centre ``(H//2, W//2)`` (the
+    particle centre of RELION and ImageJ)::
+
+        m = 1                                   for r <= radius
+        m = (1 + cos(pi (r - radius) / edge)) / 2 for radius < r < radius + edge
+        m = 0                                   for r >= radius + edge
+
+    a raised-cosine edge of ``edge`` pixels (RELION's ``--particle_diameter`` mask with
+    ``--width_mask_edge 5`` and ``--zero_mask``: zero, not noise, outside).
+
+    Parameters
+    ----------
+    shape : tuple of int
+        ``(H, W)``.
+    radius : float
+        Radius in pixels of the flat part (> 0).
+    edge : float, optional
+        Width in pixels of the soft edge (>= 0; 0 gives a hard mask).
+
+    Returns
+    -------
+    numpy.ndarray
+        float32 ``(H, W)`` in ``[0, 1]``.
+    """
+    radius = _check_radius(radius, "mask_radius")
+    if isinstance(edge, (bool, np.bool_)) or not isinstance(edge, numbers.Real) or not (
+        np.isfinite(edge) and edge >= 0
+    ):
+        raise ValueError(f"edge must be a number of pixels >= 0, got {edge!r}. Fix: pass edge=5")
+    h, w = (int(v) for v in shape)
+    y = np.arange(h) - h // 2
+    x = np.arange(w) - w // 2
+    r = np.hypot(y[:, None], x[None, :])
+    if edge == 0:
+        return (r <= radius).astype(np.float32)
+    t = np.clip((r - radius) / float(edge), 0.0, 1.0)
+    return (0.5 * (1.0 + np.cos(np.pi * t))).astype(np.float32)
+
+
+def _mask_or_none(shape, mask_radius):
+    return None if mask_radius is None else soft_circular_mask(shape, mask_radius)
