@@ -1,4 +1,4 @@
-"""Command line: ``einstein-from-noise doctor | run | study``."""
+"""Command line: ``einstein-from-noise doctor | run | study | check``."""
 
 from __future__ import annotations
 
@@ -80,6 +80,15 @@ def build_parser() -> argparse.ArgumentParser:
                     "reference zero-padded into larger canvases.")
     study_module.configure_parser(study)  # adds --imagej/--display too
     study.set_defaults(handler=study_module.main)
+    from fiji_bridge import check_command
+
+    check = commands.add_parser(
+        "check", help="is there signal in your particles beyond template bias? (matched null)",
+        description="Align your particles to the template and compare CC(average, template) "
+                    "and the FRC with K phase-randomised null stacks of the same power "
+                    "spectrum: z-score, empirical p-value, half-set FRC.")
+    check_command.configure_parser(check)  # adds --imagej/--display too
+    check.set_defaults(handler=check_command.main)
     return parser
 
 
