@@ -69,6 +69,14 @@ def build_parser() -> argparse.ArgumentParser:
                           help="your images (MRC/MRCS or TIFF stack) instead of pure noise")
     controls.add_argument("--resample-particles", action="store_true",
                           help="resample particles to the reference size when they differ")
+    controls.add_argument("--max-shift", metavar="PX", type=int, default=None,
+                          help="search shifts up to PX pixels per axis (default: whole box)")
+    controls.add_argument("--mask-radius", metavar="PX", type=float, default=None,
+                          help="soft circular mask (5 px cosine edge) on images and reference "
+                               "before correlation")
+    controls.add_argument("--half-sets", action="store_true",
+                          help="half-set FRC control: two halves aligned to the reference and "
+                               "to it low-passed at 0.125 cycles/px")
     _add_imagej_options(run)
     run.set_defaults(handler=_run)
     from fiji_bridge import study as study_module
@@ -139,7 +147,8 @@ def _run(args: argparse.Namespace) -> int:
             keep_stacks=args.save_stacks, progress=progress, particles=particles,
             control_reference=args.control_reference, class_references=args.classes,
             rotation_step=args.rotation_step, scheduler=args.scheduler,
-            block_size=args.block_size, workers=args.workers)
+            block_size=args.block_size, workers=args.workers, max_shift=args.max_shift,
+            mask_radius=args.mask_radius, half_sets=args.half_sets)
     with output as directory:
         io.write_run_outputs(data, directory, save_stacks=args.save_stacks)
     _print_summary(data, output.out)
@@ -175,6 +184,16 @@ def _print_summary(data, out) -> None:
         print("control: classification sizes " + ", ".join(
             f"{name}={size} (CC own {cc:.2f})"
             for name, size, cc in zip(classes["references"], classes["class_sizes"], own)))
+    if "search_space" in attrs:
+        space = attrs["search_space"]
+        print(f"search space: max shift {space['max_shift']} px, mask radius "
+              f"{space['mask_radius']} px")
+    if "control_half_set_frc" in attrs:
+        half = attrs["control_half_set_frc"]
+        print(f"control: half-set FRC > {half['threshold']:g} up to "
+              f"{half['same_template_last_frequency_above_threshold']} cycles/px with the "
+              f"reference, {half['lowpass_template_last_frequency_above_threshold']} with it "
+              f"low-passed at {half['lowpass_cutoff']:g}")
     if "control_rotation" in attrs:
         rotation = attrs["control_rotation"]
         print(f"control: rotation+translation (step {rotation['angle_step']:g} deg) "

@@ -81,6 +81,10 @@ def einstein_from_noise(
     scheduler: str | None = None,
     block_size: int | None = None,
     workers: int | None = None,
+    max_shift: int | None = None,
+    mask_radius: float | None = None,
+    half_sets: bool = False,
+    half_set_cutoff: float = 0.125,
 ) -> xr.Dataset:
     """Align pure-noise images to a reference and average them, as in the blog.
 
@@ -123,6 +127,17 @@ def einstein_from_noise(
         with the streaming engine (averages from its exact running sums; no ImageJ Z Project).
     block_size, workers : int, optional, keyword-only
         Streaming block size (images) and FFT threads; results do not depend on them.
+    max_shift, mask_radius : optional, keyword-only
+        The search space (:func:`fiji_bridge.align.align_to_reference`): shifts up to
+        ``max_shift`` pixels per axis, a soft circular mask of radius ``mask_radius`` applied to
+        the images and the reference before correlation. ``engine="numpy"``, in-memory path
+        only; recorded in ``attrs["search_space"]``. The particles' pure-noise comparison uses
+        the same search space.
+    half_sets : bool, keyword-only
+        Control: half-set FRC (:func:`fiji_bridge.bias_check.half_set_frc`): the images split
+        in two halves, each aligned to the reference and to the reference low-passed at
+        ``half_set_cutoff`` cycles/pixel; FRC between the half averages in
+        ``attrs["control_half_set_frc"]``.
 
     Returns
     -------
@@ -171,6 +186,14 @@ def einstein_from_noise(
         if value is not None and (isinstance(value, bool) or int(value) < 1):
             raise ValueError(f"{name}={value!r} must be a whole number >= 1. Fix: e.g. "
                              f"--{name.replace('_', '-')} {64 if name == 'block_size' else 2}.")
+    search_space = {"max_shift": max_shift, "mask_radius": mask_radius}
+    if max_shift is not None or mask_radius is not None:
+        align.search_window((8, 8), 0 if max_shift is None else max_shift)  # type/value checks
+        if mask_radius is not None:
+            align.soft_circular_mask((8, 8), mask_radius)
+        if engine != "numpy" or scheduler is not None:
+            raise ValueError("--max-shift and --mask-radius are applied by the numpy alignment "
+                             "in this process. Fix: use --engine numpy without --scheduler.")
     if engine == "imagej":
         imagej._check_fht_size(int(size), int(size))
         if scheduler is not None:
@@ -194,7 +217,8 @@ def einstein_from_noise(
         particles = particle_io.check_particles_match(particles, shape, allow_resample=False)
     streaming = scheduler is not None or total * shape[0] * shape[1] * 4 > IN_MEMORY_BYTES
     if streaming:
-        if particles is not None or controls_asked:
+        if particles is not None or controls_asked or half_sets or max_shift is not None \
+                or mask_radius is not None:
             raise ValueError(
                 "Particles and controls run in this process on the in-memory path (at most "
                 f"{IN_MEMORY_BYTES // 2**20} MiB of images, no --scheduler). Fix: use fewer "
@@ -220,14 +244,15 @@ def einstein_from_noise(
         aligned_stack = np.empty_like(noise_stack)
         for first in range(0, total, _BATCH):
             batch = align.align_to_reference(noise_stack[first:first + _BATCH], ref.image,
-                                             workers=workers)
+                                             workers=workers, **search_space)
             stop = first + len(batch.shifts)
             shifts[first:stop] = batch.shifts
             peaks[first:stop] = batch.peaks
             aligned_stack[first:stop] = batch.aligned
             if progress is not None:
                 progress(stop, total)
-        maps = align.centered(align.correlation_maps(noise_stack[:examples], ref.image)) \
+        maps = align.centered(align.correlation_maps(noise_stack[:examples], ref.image,
+                                                     mask_radius=mask_radius)) \
             if examples else np.zeros((0, *shape), np.float32)
     else:
         shifts, peaks, maps = imagej.fht_align(noise_stack, ref.image, keep_maps=examples,
@@ -267,17 +292,33 @@ def einstein_from_noise(
         # noise, streamed in bounded memory) is aligned beside them.
         from fiji_bridge import engine as stream_engine
 
-        pure_noise = stream_engine.stream_alignment(
-            ref.image, total, seed=seed, counts=[total], keep_examples=0, workers=workers)
+        if max_shift is None and mask_radius is None:
+            pure_noise = stream_engine.stream_alignment(
+                ref.image, total, seed=seed, counts=[total], keep_examples=0,
+                workers=workers).aligned_means[0]
+        else:
+            pure_noise = _aligned_noise_mean(ref.image, total, seed, workers, search_space)
         data.attrs["input"] = "particles"
         data.attrs["particles_vs_noise"] = {
             "n_images": int(total),
             "cc_particles": float(metrics.pearson_cc(aligned_stack.mean(axis=0, dtype=np.float64),
                                                      ref.image)),
-            "cc_pure_noise": float(metrics.pearson_cc(pure_noise.aligned_means[0], ref.image)),
+            "cc_pure_noise": float(metrics.pearson_cc(pure_noise, ref.image)),
         }
     else:
         data.attrs["input"] = "pure Gaussian noise"
+    if max_shift is not None or mask_radius is not None:
+        data.attrs["search_space"] = {
+            "max_shift": None if max_shift is None else int(max_shift),
+            "mask_radius": None if mask_radius is None else float(mask_radius),
+            "mask_edge": align.MASK_EDGE,
+        }
+    if half_sets:
+        started = time.perf_counter()
+        data.attrs["control_half_set_frc"] = _half_set_control(
+            noise_stack, ref.image, half_set_cutoff, workers, search_space)
+        timings["half_sets_s"] = time.perf_counter() - started
+        data.attrs["timings"] = dict(timings)
     if controls_asked:
         started = time.perf_counter()
         _add_controls(data, ref, noise_stack, size, control_reference, class_references,
@@ -418,3 +459,42 @@ def _finish(data: xr.Dataset, ref: Reference, handle: imagej.ImageJ, seed: int, 
         "timings": dict(timings),
     })
 
+
+def _aligned_noise_mean(reference: np.ndarray, total: int, seed: int, workers, search_space):
+    """Mean of the seed's first ``total`` noise images aligned within ``search_space``."""
+    shape = reference.shape
+    acc = np.zeros(shape, dtype=np.float64)
+    for first in range(0, total, _BATCH):
+        stop = min(first + _BATCH, total)
+        batch = align.align_to_reference(noise.noise_images(seed, first, stop, shape), reference,
+                                         workers=workers, **search_space)
+        acc += batch.aligned.sum(axis=0, dtype=np.float64)
+    return acc / total
+
+
+def _half_set_control(images: np.ndarray, reference: np.ndarray, cutoff: float, workers,
+                      search_space) -> dict:
+    """``attrs["control_half_set_frc"]``: the half-set FRC curves and where they cross 0.143."""
+    from fiji_bridge import bias_check
+
+    half = bias_check.half_set_frc(images, reference, lowpass_cutoff=cutoff, workers=workers,
+                                   **search_space)
+    freqs = half["frequency"]
+
+    def last_above(values):
+        below = np.flatnonzero(~(values > bias_check.FRC_THRESHOLD))
+        stop = int(below[0]) if below.size else values.size
+        return None if stop == 0 else float(freqs[stop - 1])
+
+    return {
+        "split": "even / odd image indices",
+        "half_sizes": half["half_sizes"],
+        "lowpass_cutoff": float(cutoff),
+        "threshold": bias_check.FRC_THRESHOLD,
+        "frequency": [float(f) for f in freqs],
+        "frc_same_template": [float(v) for v in half["frc_same_template"]],
+        "frc_lowpass_template": [float(v) for v in half["frc_lowpass_template"]],
+        "same_template_last_frequency_above_threshold": last_above(half["frc_same_template"]),
+        "lowpass_template_last_frequency_above_threshold":
+            last_above(half["frc_lowpass_template"]),
+    }
