@@ -184,6 +184,13 @@ def _print_summary(data, out) -> None:
         print("control: classification sizes " + ", ".join(
             f"{name}={size} (CC own {cc:.2f})"
             for name, size, cc in zip(classes["references"], classes["class_sizes"], own)))
+        if "class_mean_peak" in classes:
+            print("control: class mean peak " + ", ".join(
+                "n/a" if v is None else f"{v:.1f}" for v in classes["class_mean_peak"])
+                + "; each reference's mean peak over all images " + ", ".join(
+                f"{v:.1f}" for v in classes["reference_mean_peak"])
+                + "; reference spectral flatness " + ", ".join(
+                f"{v:.3f}" for v in classes["reference_spectral_flatness"]))
     if "search_space" in attrs:
         space = attrs["search_space"]
         print(f"search space: max shift {space['max_shift']} px, mask radius "

@@ -52,12 +52,14 @@ __all__ = [
     "DifferentReferenceResult",
     "RotationResult",
     "align_rotations",
+    "class_mean_peaks",
     "classify",
     "cross_reference_cc",
     "different_reference_control",
     "normalise_images",
     "rotate_images",
     "rotation_grid",
+    "spectral_flatness",
 ]
 
 #: Images per call of :func:`fiji_bridge.align.correlation_maps` (a multiple of align's internal
@@ -175,6 +177,9 @@ class ClassificationResult:
         undefined).
     references : numpy.ndarray
         float32 ``(K, H, W)``: the normalised references the images were correlated with.
+    reference_mean_peaks : numpy.ndarray
+        float64 ``(K,)``: ``mean_i max_d c_{ik}[d]`` over **all** images, the peak height each
+        reference reaches on average whether it wins or not (see :func:`spectral_flatness`).
     """
 
     labels: np.ndarray
@@ -184,6 +189,7 @@ class ClassificationResult:
     class_averages: np.ndarray
     cross_cc: np.ndarray
     references: np.ndarray
+    reference_mean_peaks: np.ndarray | None = None
 
 
 def classify(images, references, *, workers=None) -> ClassificationResult:
@@ -262,10 +268,12 @@ def classify(images, references, *, workers=None) -> ClassificationResult:
     labels = np.zeros(n, dtype=np.int64)
     shifts = np.zeros((n, 2), dtype=np.int64)
     peaks = np.full(n, -np.inf, dtype=np.float32)
+    peak_sums = np.zeros(k_refs, dtype=np.float64)
     for k in range(k_refs):
         for i0, i1 in _chunks(n):
             maps = correlation_maps(stack[i0:i1], refs[k], workers=workers)
             sh, pk = peak_shifts(maps)
+            peak_sums[k] += float(np.sum(pk, dtype=np.float64))
             better = pk > peaks[i0:i1]  # strict: ties keep the lower k
             idx = np.flatnonzero(better) + i0
             peaks[idx] = pk[better]
@@ -288,6 +296,7 @@ def classify(images, references, *, workers=None) -> ClassificationResult:
         class_averages=averages,
         cross_cc=cross,
         references=refs,
+        reference_mean_peaks=peak_sums / n,
     )
 
 
@@ -622,3 +631,62 @@ def different_reference_control(images, reference_a, reference_b, *, workers=Non
         averages.append(total / stack.shape[0])
     cc = np.array([[pearson_cc(avg, a), pearson_cc(avg, b)] for avg in averages])
     return DifferentReferenceResult(average_a=averages[0], average_b=averages[1], cc=cc)
+
+
+# --------------------------------------------------------------------------------------------
+# why one class takes most of the noise: peak heights and spectral flatness
+# --------------------------------------------------------------------------------------------
+def class_mean_peaks(result: ClassificationResult) -> np.ndarray:
+    """Mean winning correlation peak of each class of a :func:`classify` result.
+
+    ``mean_{i in C_k} c_{i k}[d_i]`` (float64 ``(K,)``; NaN for an empty class). With pure
+    noise every reference's map has the same marginal distribution at each shift (N(0,
+    ``||r_k||^2``), and the references are normalised to the same norm); what differs is how
+    many nearly independent values the maximum is taken over, so the class whose reference has
+    the flatter power spectrum (:func:`spectral_flatness`) gets the higher peaks and wins the
+    argmax for most images.
+    """
+    k = result.class_sizes.size
+    sums = np.bincount(result.labels, weights=result.peaks.astype(np.float64), minlength=k)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(result.class_sizes > 0, sums / np.maximum(result.class_sizes, 1), np.nan)
+
+
+def spectral_flatness(image) -> float:
+    r"""Spectral flatness (Wiener entropy) of an image's power spectrum, in ``(0, 1]``.
+
+    .. math::
+
+        \mathrm{SF} = \frac{\exp\big(\frac1M \sum_k \ln P(k)\big)}{\frac1M \sum_k P(k)},
+        \qquad P(k) = |\mathrm{fft2}(x - \bar x)(k)|^2,
+
+    the geometric over the arithmetic mean of the power over the ``M = HW - 1`` non-zero
+    frequencies of the full plane. 1 for a perfectly flat (white) spectrum, near 0 when a few
+    frequencies hold the power (a smooth image). A frequency of exactly zero power gives 0.
+
+    The correlation map of white noise with a reference ``r`` has power spectrum ``|R|^2``:
+    the flatter it is, the less correlated the map's values, the higher its maximum. This is
+    why, in multi-reference classification of pure noise, the reference with the flatter
+    spectrum takes most images (:func:`class_mean_peaks`).
+
+    Parameters
+    ----------
+    image : array_like
+        ``(H, W)`` real, finite, non-constant image.
+
+    Returns
+    -------
+    float
+    """
+    x = _as_real_array(image, "image")
+    if x.ndim != 2:
+        raise ValueError(f"image must be 2-D (H, W), got shape {x.shape}. Fix: pass one image")
+    x = np.asarray(x, dtype=np.float64)
+    if not np.isfinite(x).all() or np.ptp(x) == 0:
+        raise ValueError("image is constant or holds NaN/inf, so its spectrum has no shape. "
+                         "Fix: pass a real, non-constant image")
+    power = np.abs(np.fft.fft2(x - x.mean())) ** 2
+    power = power.ravel()[1:]
+    if np.any(power <= 0):
+        return 0.0
+    return float(np.exp(np.mean(np.log(power))) / np.mean(power))

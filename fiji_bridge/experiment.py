@@ -357,6 +357,11 @@ def _add_controls(data: xr.Dataset, ref: Reference, images: np.ndarray, size: in
             "references": names,
             "class_sizes": [int(n) for n in result.class_sizes],
             "cross_cc": np.asarray(result.cross_cc).tolist(),
+            "class_mean_peak": [None if np.isnan(v) else float(v)
+                                for v in controls.class_mean_peaks(result)],
+            "reference_mean_peak": [float(v) for v in result.reference_mean_peaks],
+            "reference_spectral_flatness": [controls.spectral_flatness(r)
+                                            for r in result.references],
         }
         for k, name in enumerate(names):
             panels.append(result.class_averages[k])
