@@ -110,12 +110,16 @@ def _run(args: argparse.Namespace) -> int:
     counts = experiment.check_counts(
         parse_int_list(args.counts, "--counts", example=DEFAULT_COUNTS_TEXT))
     particles = None
+    pixel_size = None
     if args.particles is not None:
         from fiji_bridge import particles as particle_io
 
+        loaded = particle_io.load_particles(args.particles)
         particles = particle_io.check_particles_match(
-            particle_io.load_particles(args.particles), (args.size, args.size),
-            allow_resample=args.resample_particles)
+            loaded, (args.size, args.size), allow_resample=args.resample_particles)
+        pixel_size = particle_io.read_pixel_size(args.particles)
+        if pixel_size is not None and particles is not loaded:  # resampled: centre crop, resize
+            pixel_size *= min(loaded.shape[1:]) / args.size
         if args.counts == DEFAULT_COUNTS_TEXT:  # default counts: those the particles allow
             counts = tuple(c for c in counts if c < len(particles)) + (len(particles),)
     if args.examples < 0:
@@ -149,6 +153,8 @@ def _run(args: argparse.Namespace) -> int:
             rotation_step=args.rotation_step, scheduler=args.scheduler,
             block_size=args.block_size, workers=args.workers, max_shift=args.max_shift,
             mask_radius=args.mask_radius, half_sets=args.half_sets)
+    if pixel_size is not None:
+        data.attrs["pixel_size_angstrom"] = float(pixel_size)
     with output as directory:
         io.write_run_outputs(data, directory, save_stacks=args.save_stacks)
     _print_summary(data, output.out)

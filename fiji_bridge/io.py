@@ -22,12 +22,14 @@ class OutputError(RuntimeError):
 
 
 def write_imagej_tiff(path: str | os.PathLike, data: np.ndarray, *,
-                      labels: Sequence[str] | None = None) -> Path:
+                      labels: Sequence[str] | None = None,
+                      pixel_size: float | None = None) -> Path:
     """Write a 32-bit float image or stack that ImageJ/Fiji opens unchanged.
 
     ImageJ hyperstack TIFF (``imagej=True``) with axes ``YX`` or ``ZYX`` and slice labels
     (Image>Stacks>Set Label shows them).  ImageJ TIFFs hold float32, not float64, so data is
-    converted to float32.
+    converted to float32.  ``pixel_size`` (ångström), when given, becomes ImageJ's spatial
+    calibration (Image>Properties: unit Å, pixel width and height).
     """
     array = np.asarray(data, dtype=np.float32)
     if array.ndim not in (2, 3):
@@ -38,7 +40,11 @@ def write_imagej_tiff(path: str | os.PathLike, data: np.ndarray, *,
             raise ValueError("Slice labels need a (z, y, x) stack with one label per slice.")
         metadata["Labels"] = [str(label) for label in labels]
     path = Path(path)
-    tifffile.imwrite(path, array, imagej=True, metadata=metadata)
+    extra: dict[str, Any] = {}
+    if pixel_size is not None:
+        metadata["unit"] = "A"  # ImageJ shows "A" as Å
+        extra["resolution"] = (1.0 / float(pixel_size), 1.0 / float(pixel_size))
+    tifffile.imwrite(path, array, imagej=True, metadata=metadata, **extra)
     return path
 
 
@@ -171,11 +177,15 @@ def write_run_outputs(data: Any, directory: str | os.PathLike, *, save_stacks: b
     """Write the files of a run (see :data:`RUN_FILES`) into ``directory``."""
     directory = Path(directory)
     labels = [f"N={int(n)}" for n in data["count"].values]
+    # the particles' pixel size (attrs["pixel_size_angstrom"], from their file) calibrates
+    # every image TIFF
+    px = {"pixel_size": data.attrs.get("pixel_size_angstrom")}
     written = [
-        write_imagej_tiff(directory / "reference.tif", data["reference"].values),
-        write_imagej_tiff(directory / "averages.tif", data["averages"].values, labels=labels),
+        write_imagej_tiff(directory / "reference.tif", data["reference"].values, **px),
+        write_imagej_tiff(directory / "averages.tif", data["averages"].values, labels=labels,
+                          **px),
         write_imagej_tiff(directory / "unaligned_averages.tif", data["unaligned_averages"].values,
-                          labels=[f"{label} unaligned" for label in labels]),
+                          labels=[f"{label} unaligned" for label in labels], **px),
     ]
     n_examples = int(data.sizes.get("example", 0))
     if n_examples:
@@ -183,10 +193,10 @@ def write_run_outputs(data: Any, directory: str | os.PathLike, *, save_stacks: b
         shifts = data["shifts"].values[:n_examples]
         written += [
             write_imagej_tiff(directory / "noise_examples.tif", data["noise_examples"].values,
-                              labels=example_labels),
+                              labels=example_labels, **px),
             write_imagej_tiff(directory / "aligned_examples.tif", data["aligned_examples"].values,
                               labels=[f"image {i + 1} shifted by ({-dy}, {-dx})"
-                                      for i, (dy, dx) in enumerate(shifts)]),
+                                      for i, (dy, dx) in enumerate(shifts)], **px),
             write_imagej_tiff(directory / "correlation_maps.tif", data["correlation_maps"].values,
                               labels=[f"image {i + 1} CC peak at d=({dy}, {dx})"
                                       for i, (dy, dx) in enumerate(shifts)]),
@@ -197,8 +207,8 @@ def write_run_outputs(data: Any, directory: str | os.PathLike, *, save_stacks: b
             labels=[str(t).replace("\n", " ") for t in data["control_title"].values]))
     if save_stacks:
         written += [
-            write_imagej_tiff(directory / "noise_stack.tif", data["noise"].values),
-            write_imagej_tiff(directory / "aligned_stack.tif", data["aligned"].values),
+            write_imagej_tiff(directory / "noise_stack.tif", data["noise"].values, **px),
+            write_imagej_tiff(directory / "aligned_stack.tif", data["aligned"].values, **px),
         ]
     if figure:
         from fiji_bridge import figures

@@ -54,6 +54,7 @@ __all__ = [
     "check_particles_match",
     "compare_with_noise",
     "load_particles",
+    "read_pixel_size",
     "resample_particles",
 ]
 
@@ -461,3 +462,50 @@ def compare_with_noise(particles, reference, *, seed, workers=None) -> dict:
         out[f"mean_peak_{key}"] = peak_sum / n
         out[f"cc_{key}"] = float(pearson_cc(average, ref))
     return out
+
+
+# --------------------------------------------------------------------------------------------
+# calibration
+# --------------------------------------------------------------------------------------------
+def read_pixel_size(path) -> float | None:
+    """Pixel size in ångström of a particle file, or None where the file does not say.
+
+    * MRC/MRCS: the header's ``voxel_size.x`` (``cella.x / mx``, ångström, as mrcfile reads
+      it); None when it is 0 (unset) or when x and y differ.
+    * TIFF: ImageJ's calibration, ``1 / XResolution`` with the ImageJ unit ``A``, ``Å``,
+      ``angstrom`` (or ``nm``, times 10); None otherwise.
+
+    Raises
+    ------
+    FileNotFoundError, ValueError
+        As :func:`load_particles` for a missing, unknown or unreadable file.
+    """
+    p = Path(os.fspath(path))
+    if not p.exists():
+        raise FileNotFoundError(f"particle file {p} does not exist; check the path")
+    fmt = PARTICLE_FORMATS.get(p.suffix.lower())
+    if fmt is None:
+        raise ValueError(f"unknown particle file extension {p.suffix!r} for {p}: use an MRC "
+                         "stack (.mrc, .mrcs) or a TIFF stack (.tif, .tiff)")
+    if fmt == "mrc":
+        import mrcfile
+
+        try:
+            with mrcfile.open(p, mode="r", permissive=True, header_only=True) as mrc:
+                x, y = float(mrc.voxel_size.x), float(mrc.voxel_size.y)
+        except (ValueError, OSError, EOFError) as exc:
+            raise ValueError(f"cannot read the header of {p}: {exc}") from None
+        return x if x > 0 and np.isclose(x, y, rtol=1e-6) else None
+    import tifffile
+
+    try:
+        with tifffile.TiffFile(p) as tif:
+            unit = str((tif.imagej_metadata or {}).get("unit", ""))
+            tag = tif.pages[0].tags.get("XResolution")
+            resolution = tag.value if tag is not None else None
+    except (ValueError, OSError, EOFError) as exc:
+        raise ValueError(f"cannot read {p} as a TIFF file: {exc}") from None
+    scale = {"A": 1.0, "\u00c5": 1.0, "angstrom": 1.0, "nm": 10.0}.get(unit.strip())
+    if scale is None or resolution is None or resolution[0] <= 0 or resolution[1] <= 0:
+        return None
+    return scale * resolution[1] / resolution[0]
