@@ -155,7 +155,7 @@ def _check_inputs(particles, template) -> tuple[np.ndarray, np.ndarray]:
     if ref.ndim != 2 or ref.shape != stack.shape[1:]:
         raise ValueError(f"template has shape {ref.shape} but the particles are "
                          f"{stack.shape[1]}x{stack.shape[2]}. Fix: bring the template to the "
-                         "particles' box size (check_command.prepare_template does)")
+                         "particles' box size (the check command does it with ImageJ)")
     if not np.isfinite(ref).all() or np.ptp(ref) == 0:
         raise ValueError("template is constant or holds NaN/inf. Fix: pass a real image")
     if not np.isfinite(stack).all():
@@ -295,9 +295,9 @@ def template_bias_check(particles, template, *, draws=DEFAULT_DRAWS, seed=0, alp
     Parameters
     ----------
     particles : array_like
-        ``(N, H, W)`` real images, ``N >= 2`` (normalised or not: the statistic is invariant to
-        each particle's offset only through the alignment, so pass them as the pipeline sees
-        them; :func:`fiji_bridge.particles.load_particles` normalises each one).
+        ``(N, H, W)`` real images, ``N >= 2``, as the alignment sees them
+        (:func:`fiji_bridge.particles.load_particles` normalises each one to mean 0, sd 1; the
+        null keeps each particle's mean and variance, so either way the test stays matched).
     template : array_like
         ``(H, W)`` real, finite, non-constant template (the reference).
     draws : int, optional

@@ -137,6 +137,8 @@ def main(args: argparse.Namespace) -> int:
 
     if args.draws < 1:
         raise ValueError(f"--draws {args.draws} must be >= 1. Fix: pass e.g. --draws 99")
+    if args.seed < 0:
+        raise ValueError(f"--seed {args.seed} must be >= 0. Fix: pass e.g. --seed 0")
     if not 0 < args.alpha < 1:
         raise ValueError(f"--alpha {args.alpha} must be between 0 and 1. Fix: pass e.g. "
                          "--alpha 0.05")
