@@ -1,8 +1,8 @@
-"""Command line: ``einstein-from-noise doctor | run | study``.
+"""Command line: ``einstein-from-noise doctor | run | study | check``.
 
 All argument parsing lives here, and every argument is checked (:mod:`fiji_bridge.checks`,
-:class:`fiji_bridge.experiment.ExperimentConfig`) before Java starts. Nothing imports this
-module back.
+:class:`fiji_bridge.experiment.ExperimentConfig`, :func:`fiji_bridge.bias_check.check_options`)
+before Java starts. Nothing imports this module back.
 """
 
 from __future__ import annotations
@@ -85,6 +85,15 @@ def _common_options(parser: argparse.ArgumentParser, *, size: int, out: str) -> 
     parser.add_argument("--force", action="store_true", help="overwrite existing output files")
 
 
+def _search_space_options(parser) -> None:
+    """--max-shift and --mask-radius (run and check)."""
+    parser.add_argument("--max-shift", metavar="PX", type=int, default=None,
+                        help="search shifts up to PX pixels per axis (default: the whole box)")
+    parser.add_argument("--mask-radius", metavar="PX", type=float, default=None,
+                        help="soft circular mask (5 px cosine edge) on images and reference "
+                             "before correlation")
+
+
 def _run_parser(run: argparse.ArgumentParser) -> None:
     _common_options(run, size=128, out="results")
     run.add_argument("--counts", default=DEFAULT_COUNTS_TEXT,
@@ -118,6 +127,10 @@ def _run_parser(run: argparse.ArgumentParser) -> None:
                           help="your images (MRC/MRCS or TIFF stack) instead of pure noise")
     controls.add_argument("--resample-particles", action="store_true",
                           help="resample particles to the reference size when they differ")
+    controls.add_argument("--half-sets", action="store_true",
+                          help="half-set FRC control: two halves aligned to the reference and "
+                               "to it low-passed at 0.125 cycles/px")
+    _search_space_options(controls)
     _imagej_options(run)
 
 
@@ -142,8 +155,31 @@ def _study_parser(parser: argparse.ArgumentParser) -> None:
     _imagej_options(parser)
 
 
+def _check_parser(parser: argparse.ArgumentParser) -> None:
+    from fiji_bridge.bias_check import DEFAULT_DRAWS  # numpy only: no Java
+
+    parser.add_argument("--particles", metavar="FILE", required=True,
+                        help="your particles: an MRC/MRCS or TIFF stack of square images")
+    parser.add_argument("--reference", metavar="PATH", default=None,
+                        help="the template, an image file ImageJ opens (default: the bundled "
+                             "public-domain portrait); brought to the particles' box size")
+    parser.add_argument("--out", default="check", help="output directory (default check/)")
+    parser.add_argument("--force", action="store_true", help="overwrite existing output files")
+    parser.add_argument("--draws", type=int, default=DEFAULT_DRAWS,
+                        help=f"null draws K (default {DEFAULT_DRAWS}: p down to 0.01)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the null draws (default 0)")
+    parser.add_argument("--alpha", type=float, default=0.05,
+                        help="level of the verdict (default 0.05)")
+    _search_space_options(parser)
+    parser.add_argument("--lowpass", metavar="CYCLES_PER_PX", type=float, default=0.125,
+                        help="cutoff of the low-passed template of the half-set FRC "
+                             "(default 0.125)")
+    parser.add_argument("--workers", type=int, default=None, help="FFT threads (default: cores)")
+    _imagej_options(parser)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    """The ``einstein-from-noise`` parser with its three commands."""
+    """The ``einstein-from-noise`` parser with its four commands."""
     parser = argparse.ArgumentParser(
         prog="einstein-from-noise",
         description="Reproduce and measure the 'Einstein from noise' experiment with real "
@@ -167,6 +203,13 @@ def build_parser() -> argparse.ArgumentParser:
                     "study.json, study.csv, study_cc.png, study_phase.png.")
     _study_parser(study)
     study.set_defaults(handler=_study)
+    check = commands.add_parser(
+        "check", help="is there signal in your particles beyond template bias? (matched null)",
+        description="Align your particles to the template and compare CC(average, template) "
+                    "and the FRC with K phase-randomised null stacks of the same power "
+                    "spectrum: z-score, empirical p-value, half-set FRC.")
+    _check_parser(check)
+    check.set_defaults(handler=_check)
     return parser
 
 
@@ -195,12 +238,16 @@ def _run(args: argparse.Namespace) -> int:
 
     counts = parse_int_list(args.counts, "--counts", example=DEFAULT_COUNTS_TEXT)
     particles = None
+    pixel_size = None
     if args.particles is not None:
         from fiji_bridge import particles as particle_io
 
+        loaded = particle_io.load_particles(args.particles)
         particles = particle_io.check_particles_match(
-            particle_io.load_particles(args.particles), (args.size, args.size),
-            allow_resample=args.resample_particles)
+            loaded, (args.size, args.size), allow_resample=args.resample_particles)
+        pixel_size = particle_io.read_pixel_size(args.particles)
+        if pixel_size is not None and particles is not loaded:  # resampled: centre crop, resize
+            pixel_size *= min(loaded.shape[1:]) / args.size
         if args.counts == DEFAULT_COUNTS_TEXT:  # default counts: those the particles allow
             counts = [c for c in counts if c < len(particles)] + [len(particles)]
     config = experiment.ExperimentConfig(  # every argument checked here, before Java starts
@@ -211,7 +258,8 @@ def _run(args: argparse.Namespace) -> int:
         display="existing" if args.show and args.display == "auto" else args.display,
         keep_stacks=args.save_stacks, control_reference=args.control_reference,
         class_references=args.classes, rotation_step=args.rotation_step,
-        scheduler=args.scheduler, block_size=args.block_size, workers=args.workers)
+        scheduler=args.scheduler, block_size=args.block_size, workers=args.workers,
+        max_shift=args.max_shift, mask_radius=args.mask_radius, half_sets=args.half_sets)
     names = io.run_files(examples=config.examples > 0, controls=config.controls_asked,
                          save_stacks=config.keep_stacks, netcdf=args.netcdf)
     output = io.output_directory(args.out, names, force=args.force)  # checked before work
@@ -225,6 +273,8 @@ def _run(args: argparse.Namespace) -> int:
 
         data = experiment.einstein_from_noise(args.reference, config, particles=particles,
                                               progress=progress)
+    if pixel_size is not None:
+        data.attrs["pixel_size_angstrom"] = float(pixel_size)
     with output as directory:
         io.write_run_outputs(data, directory, save_stacks=config.keep_stacks, netcdf=args.netcdf)
     _print_summary(data, output.out)
@@ -275,6 +325,30 @@ def _study(args: argparse.Namespace) -> int:
     return 0
 
 
+def _check(args: argparse.Namespace) -> int:
+    from fiji_bridge import bias_check, check_command, checks, io
+
+    options = bias_check.check_options(  # every option checked here, before Java starts
+        draws=args.draws, seed=args.seed, alpha=args.alpha, lowpass_cutoff=args.lowpass,
+        max_shift=args.max_shift, mask_radius=args.mask_radius)
+    workers = None if args.workers is None else checks.workers(args.workers)
+    output = io.output_directory(args.out, io.check_files(), force=args.force)  # before work
+    with _progress_bar(options["draws"] + 3, "null draws", unit="pass") as bar:
+        def progress(done: int, _total: int) -> None:
+            bar.update(done - bar.n)
+
+        result, record = check_command.check_particles(
+            args.particles, args.reference, options, workers=workers,
+            imagej_location=args.imagej, display=args.display, progress=progress)
+    with output as directory:
+        io.write_check_outputs(result, record, directory)
+    print(f"checked {record['n_particles']} particles from {args.particles} against "
+          f"{record['reference_name']} prepared by ImageJ {record['imagej_version']}")
+    print(check_command.summary_text(record))
+    print(f"wrote {output.out}/ ({', '.join(io.check_files())})")
+    return 0
+
+
 def _print_summary(data, out) -> None:
     attrs = data.attrs
     print(f"Einstein from noise: {attrs['n_images']} noise images aligned to "
@@ -304,6 +378,21 @@ def _print_summary(data, out) -> None:
         print("control: classification sizes " + ", ".join(
             f"{name}={size} (CC own {cc:.2f})"
             for name, size, cc in zip(classes["references"], classes["class_sizes"], own)))
+        if "class_mean_peak" in classes:
+            print("control: class mean peak " + ", ".join(
+                "n/a" if v is None else f"{v:.1f}" for v in classes["class_mean_peak"])
+                + "; each reference's mean peak over all images " + ", ".join(
+                f"{v:.1f}" for v in classes["reference_mean_peak"])
+                + "; reference spectral flatness " + ", ".join(
+                f"{v:.3f}" for v in classes["reference_spectral_flatness"]))
+    if "search_space" in attrs:
+        space = attrs["search_space"]
+        print(f"search space: max shift {space['max_shift']} px, mask radius "
+              f"{space['mask_radius']} px")
+    if "control_half_set_frc" in attrs:
+        from fiji_bridge.bias_check import half_set_line
+
+        print("control: " + half_set_line(attrs["control_half_set_frc"], "reference"))
     if "control_rotation" in attrs:
         rotation = attrs["control_rotation"]
         print(f"control: rotation+translation (step {rotation['angle_step']:g} deg) "
