@@ -1,23 +1,45 @@
 """fiji_bridge: real ImageJ/Fiji from Python, and the "Einstein from noise" experiment.
 
-Submodules (import what you need; nothing here starts Java):
+Public entry points (loaded on first use: importing ``fiji_bridge`` starts no Java and imports
+neither xarray nor the ImageJ layer):
 
-- :mod:`fiji_bridge.imagej`  -- start ImageJ (Fiji via pyimagej, or ImageJ 1.x via scyjava) and the
-  ImageJ steps; the only module that touches Java.
-- :mod:`fiji_bridge.imagej.convert` -- numpy / xarray <-> ImagePlus.
-- :mod:`fiji_bridge.noise`, :mod:`fiji_bridge.align` -- seeded noise and FFT alignment (numpy).
-- :mod:`fiji_bridge.metrics` -- CC, Fourier-phase error, FRC.
-- :mod:`fiji_bridge.experiment` -- the experiment end to end.
+- :func:`einstein_from_noise` and :class:`ExperimentConfig` -- the experiment end to end
+  (:mod:`fiji_bridge.experiment`).
+- :func:`run_study` -- the Monte Carlo study of the bias (:mod:`fiji_bridge.study`).
+
+Modules, one job each:
+
+- :mod:`fiji_bridge.imagej` -- the only package that touches Java: which ImageJ, the session,
+  the ImageJ steps, FHT, macros, numpy/xarray <-> ImagePlus (:mod:`fiji_bridge.imagej.convert`).
+- :mod:`fiji_bridge.checks` -- the one copy of every argument check.
+- :mod:`fiji_bridge.noise`, :mod:`fiji_bridge.align`, :mod:`fiji_bridge.engine`,
+  :mod:`fiji_bridge.metrics`, :mod:`fiji_bridge.controls`, :mod:`fiji_bridge.particles` -- numpy
+  only: seeded noise, FFT alignment, streaming, CC / phase error / FRC, controls, your images.
+- :mod:`fiji_bridge.reference` -- the reference prepared by ImageJ.
+- :mod:`fiji_bridge.experiment`, :mod:`fiji_bridge.study` -- the experiment and the study.
+- :mod:`fiji_bridge.io`, :mod:`fiji_bridge.figures` -- files (one atomic writer) and figures.
+- :mod:`fiji_bridge.cli`, :mod:`fiji_bridge.doctor` -- the ``einstein-from-noise`` command.
 """
+
+from importlib import import_module
 
 __version__ = "0.1.0"
 
+__all__ = ["ExperimentConfig", "__version__", "einstein_from_noise", "run_study"]
+
+# name -> module that defines it; loaded on first access (PEP 562).
+_LAZY = {
+    "ExperimentConfig": "fiji_bridge.experiment",
+    "einstein_from_noise": "fiji_bridge.experiment",
+    "run_study": "fiji_bridge.study",
+}
+
 
 def __getattr__(name: str):
-    # fiji_bridge.einstein_from_noise, without importing xarray or the ImageJ layer at import
-    # time (PEP 562).
-    if name == "einstein_from_noise":
-        from fiji_bridge.experiment import einstein_from_noise
-
-        return einstein_from_noise
+    if name in _LAZY:
+        return getattr(import_module(_LAZY[name]), name)
     raise AttributeError(f"module 'fiji_bridge' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -1,56 +1,100 @@
-"""Command line: ``einstein-from-noise doctor | run | study``."""
+"""Command line: ``einstein-from-noise doctor | run | study``.
+
+All argument parsing lives here, and every argument is checked (:mod:`fiji_bridge.checks`,
+:class:`fiji_bridge.experiment.ExperimentConfig`) before Java starts. Nothing imports this
+module back.
+"""
 
 from __future__ import annotations
 
 import argparse
 import sys
+import time
 from collections.abc import Sequence
 
-__all__ = ["main"]
+__all__ = ["build_parser", "main", "parse_int_list", "parse_pad"]
 
 DEFAULT_COUNTS_TEXT = "25,100,500,1000"
 
 
-def _add_imagej_options(parser: argparse.ArgumentParser) -> None:
+def parse_int_list(text: str, option: str, *, example: str = "100,1000,10000") -> list[int]:
+    """``"100,300,1000"`` -> ``[100, 300, 1000]`` (ValueError naming ``option`` otherwise)."""
+    try:
+        return [int(part) for part in str(text).split(",") if part.strip()]
+    except ValueError:
+        raise ValueError(
+            f"{option} {text!r} is not a comma-separated list of whole numbers. "
+            f"Fix: e.g. {option} {example}."
+        ) from None
+
+
+def parse_pad(text: str, size: int) -> list[int]:
+    """Canvas sides from ``--pad``: ``"1x,2x"`` (multiples of ``size``) or pixel sides."""
+    sides = []
+    for part in str(text).split(","):
+        part = part.strip().lower()
+        if not part:
+            continue
+        try:
+            if part.endswith("x"):
+                factor = float(part[:-1])
+                if not factor > 0:
+                    raise ValueError
+                side = factor * size
+                if abs(side - round(side)) > 1e-9:
+                    raise ValueError(
+                        f"--pad {part}: {factor:g} x {size} is not a whole number of pixels. "
+                        "Fix: use a factor that gives whole pixels, or a side in pixels.")
+                sides.append(int(round(side)))
+            else:
+                sides.append(int(part))
+        except ValueError as exc:
+            if str(exc).startswith("--pad"):
+                raise
+            raise ValueError(
+                f"--pad {text!r}: {part!r} is neither a factor like 2x nor a side in pixels. "
+                "Fix: e.g. --pad 1x,2x or --pad 64,128.") from None
+    if not sides:
+        raise ValueError("--pad is empty. Fix: e.g. --pad 1x,2x.")
+    return sides
+
+
+def _imagej_options(parser: argparse.ArgumentParser) -> None:
+    from fiji_bridge import imagej  # light: Java starts only in imagej.start()
+
     parser.add_argument(
         "--imagej", metavar="PATH_OR_ENDPOINT", default=None,
         help="Fiji.app folder, Maven endpoint (sc.fiji:fiji) or ij.jar; default "
              "$FIJI_BRIDGE_IMAGEJ, a Fiji.app in a usual place, $IJ_JAR, /usr/share/java/ij.jar",
     )
     parser.add_argument(
-        "--display", choices=("auto", "xvfb", "existing", "headless"), default="auto",
+        "--display", choices=imagej.DISPLAY_MODES, default="auto",
         help="AWT display for ImageJ 1.x menu commands and macros (default: auto = $DISPLAY, "
              "else Xvfb if installed, else headless)",
     )
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="einstein-from-noise",
-        description="Reproduce and measure the 'Einstein from noise' experiment with real "
-                    "ImageJ/Fiji.",
-    )
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    doctor = commands.add_parser("doctor", help="report Java, ImageJ, display; advise fixes")
-    _add_imagej_options(doctor)
-    run = commands.add_parser(
-        "run", help="the blog's experiment: align noise to a reference, average, write figures",
-        description="Align pure Gaussian noise images to a reference by FFT cross-correlation, "
-                    "average them with ImageJ's Z Project, and write Fiji-ready files.")
-    run.add_argument("--reference", metavar="PATH", default=None,
-                     help="image file ImageJ opens (default: bundled public-domain portrait)")
-    run.add_argument("--size", type=int, default=128, help="reference side in pixels (>= 8)")
+def _common_options(parser: argparse.ArgumentParser, *, size: int, out: str) -> None:
+    """--reference, --size, --seed, --out, --force (run and study)."""
+    parser.add_argument("--reference", metavar="PATH", default=None,
+                        help="image file ImageJ opens (default: bundled public-domain portrait)")
+    parser.add_argument("--size", type=int, default=size,
+                        help=f"reference side in pixels (>= 8; default {size})")
+    parser.add_argument("--seed", type=int, default=None, help="noise seed (default 2013)")
+    parser.add_argument("--out", default=out, help=f"output directory (default {out}/)")
+    parser.add_argument("--force", action="store_true", help="overwrite existing output files")
+
+
+def _run_parser(run: argparse.ArgumentParser) -> None:
+    _common_options(run, size=128, out="results")
     run.add_argument("--counts", default=DEFAULT_COUNTS_TEXT,
                      help="comma-separated numbers of images to average (default 25,100,500,1000)")
-    run.add_argument("--seed", type=int, default=None, help="noise seed (default 2013)")
     run.add_argument("--engine", choices=("numpy", "imagej"), default="numpy",
                      help="who finds the shifts: numpy FFT or ImageJ's FHT")
-    run.add_argument("--out", default="results", help="output directory (default results/)")
     run.add_argument("--examples", type=int, default=16,
                      help="noise images kept with their correlation maps (default 16)")
     run.add_argument("--save-stacks", action="store_true",
                      help="also write the full noise and aligned stacks")
-    run.add_argument("--force", action="store_true", help="overwrite existing output files")
     scale = run.add_argument_group("speed and scale (results do not depend on these)")
     scale.add_argument("--scheduler", metavar="ADDRESS", default=None,
                        help="run the alignment on Dask: 'local' (2-worker cluster on this "
@@ -69,29 +113,82 @@ def build_parser() -> argparse.ArgumentParser:
                           help="your images (MRC/MRCS or TIFF stack) instead of pure noise")
     controls.add_argument("--resample-particles", action="store_true",
                           help="resample particles to the reference size when they differ")
-    _add_imagej_options(run)
-    run.set_defaults(handler=_run)
-    from fiji_bridge import study as study_module
+    _imagej_options(run)
 
+
+def _study_parser(parser: argparse.ArgumentParser) -> None:
+    from fiji_bridge import study  # numpy only: no xarray, no Java
+
+    _common_options(parser, size=study.DEFAULT_SIZE, out="study")
+    n_list = ",".join(map(str, study.DEFAULT_N_LIST))
+    parser.add_argument("--n-list", default=n_list,
+                        help=f"comma-separated numbers of averaged images N (default {n_list})")
+    parser.add_argument("--trials", type=int, default=study.DEFAULT_TRIALS,
+                        help=f"Monte Carlo trials, fresh noise each (default "
+                             f"{study.DEFAULT_TRIALS}); trial t uses SeedSequence(seed).spawn "
+                             "child t")
+    parser.add_argument("--pad", default=study.DEFAULT_PAD,
+                        help="comma-separated canvas sizes for the power-spectrum experiment: "
+                             "'2x' = twice the reference side, a plain number = side in pixels "
+                             f"(default {study.DEFAULT_PAD})")
+    parser.add_argument("--scheduler", default=None,
+                        help="Dask scheduler for the engine: 'local' or an address "
+                             "tcp://host:8786 (default: in-process threads)")
+    _imagej_options(parser)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``einstein-from-noise`` parser with its three commands."""
+    parser = argparse.ArgumentParser(
+        prog="einstein-from-noise",
+        description="Reproduce and measure the 'Einstein from noise' experiment with real "
+                    "ImageJ/Fiji.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    doctor = commands.add_parser("doctor", help="report Java, ImageJ, display; advise fixes")
+    _imagej_options(doctor)
+    doctor.set_defaults(handler=_doctor)
+    run = commands.add_parser(
+        "run", help="the blog's experiment: align noise to a reference, average, write figures",
+        description="Align pure Gaussian noise images to a reference by FFT cross-correlation, "
+                    "average them with ImageJ's Z Project, and write Fiji-ready files.")
+    _run_parser(run)
+    run.set_defaults(handler=_run)
     study = commands.add_parser(
         "study", help="Monte Carlo: CC and Fourier-phase error vs N, power-spectrum effect",
-        description="Monte Carlo trials of the experiment over a list of N: CC and Fourier-phase "
-                    "MSE vs N with fitted log-log slopes by Fourier-magnitude group, and the "
-                    "reference zero-padded into larger canvases.")
-    study_module.configure_parser(study)  # adds --imagej/--display too
-    study.set_defaults(handler=study_module.main)
+        description="Monte Carlo study of the Einstein-from-noise bias: CC with the reference "
+                    "and Fourier-phase MSE (per magnitude group) versus N over several trials, "
+                    "and the effect of zero-padding the reference into larger canvases. Writes "
+                    "study.json, study.csv, study_cc.png, study_phase.png.")
+    _study_parser(study)
+    study.set_defaults(handler=_study)
     return parser
 
 
-def _run(args: argparse.Namespace) -> int:
+def _doctor(args: argparse.Namespace) -> int:
+    from fiji_bridge import doctor
+
+    return doctor.checkup(imagej_location=args.imagej, display=args.display)
+
+
+def _check_scheduler(scheduler: str | None) -> None:
+    """Fail in seconds, before ImageJ starts, on a bad or unreachable scheduler."""
+    if scheduler is not None and scheduler != "local":
+        from fiji_bridge import scheduler as dask_scheduler
+
+        dask_scheduler.check_scheduler(scheduler)
+
+
+def _progress_bar(total: int, desc: str, **options):
     from tqdm import tqdm
 
+    return tqdm(total=total, desc=desc, file=sys.stderr, disable=None, **options)
+
+
+def _run(args: argparse.Namespace) -> int:
     from fiji_bridge import experiment, io
 
-    from fiji_bridge.study import parse_int_list
-
-    counts = experiment.check_counts(
-        parse_int_list(args.counts, "--counts", example=DEFAULT_COUNTS_TEXT))
+    counts = parse_int_list(args.counts, "--counts", example=DEFAULT_COUNTS_TEXT)
     particles = None
     if args.particles is not None:
         from fiji_bridge import particles as particle_io
@@ -100,40 +197,71 @@ def _run(args: argparse.Namespace) -> int:
             particle_io.load_particles(args.particles), (args.size, args.size),
             allow_resample=args.resample_particles)
         if args.counts == DEFAULT_COUNTS_TEXT:  # default counts: those the particles allow
-            counts = tuple(c for c in counts if c < len(particles)) + (len(particles),)
-    if args.examples < 0:
-        raise ValueError(f"--examples {args.examples} must be >= 0.")
-    names = list(io.RUN_FILES) + (list(io.STACK_FILES) if args.save_stacks else [])
-    if args.control_reference or args.classes or args.rotation_step is not None:
-        names += list(io.CONTROL_FILES)
-    for name in ("block_size", "workers"):
-        value = getattr(args, name)
-        if value is not None and value < 1:
-            raise ValueError(f"--{name.replace('_', '-')} {value} must be >= 1.")
+            counts = [c for c in counts if c < len(particles)] + [len(particles)]
+    config = experiment.ExperimentConfig(  # every argument checked here, before Java starts
+        size=args.size, counts=counts,
+        n_images=None if particles is None else len(particles),
+        seed=experiment.DEFAULT_SEED if args.seed is None else args.seed, engine=args.engine,
+        examples=args.examples, imagej_location=args.imagej, display=args.display,
+        keep_stacks=args.save_stacks, control_reference=args.control_reference,
+        class_references=args.classes, rotation_step=args.rotation_step,
+        scheduler=args.scheduler, block_size=args.block_size, workers=args.workers)
+    names = io.run_files(examples=config.examples > 0, controls=config.controls_asked,
+                         save_stacks=config.keep_stacks)
     output = io.output_directory(args.out, names, force=args.force)  # checked before work
-    if args.save_stacks:
-        needed = 2 * counts[-1] * args.size * args.size * 4 * 1.01 + 2**20
+    if config.keep_stacks:
+        needed = 2 * config.total * config.size * config.size * 4 * 1.01 + 2**20
         io.check_free_space(args.out, needed, what="--save-stacks (noise and aligned stacks)")
-    if args.scheduler is not None and args.scheduler != "local":
-        from fiji_bridge import engine
-
-        engine.check_scheduler(args.scheduler)  # fail in seconds, before ImageJ starts
-    seed = experiment.DEFAULT_SEED if args.seed is None else args.seed
-    with tqdm(total=counts[-1], desc="aligning", unit="img", file=sys.stderr,
-              disable=None) as bar:
+    _check_scheduler(config.scheduler)
+    with _progress_bar(config.total, "aligning", unit="img") as bar:
         def progress(done: int, total: int) -> None:
             bar.update(done - bar.n)
 
-        data = experiment.einstein_from_noise(
-            args.reference, size=args.size, counts=counts, seed=seed, engine=args.engine,
-            examples=args.examples, imagej_location=args.imagej, display=args.display,
-            keep_stacks=args.save_stacks, progress=progress, particles=particles,
-            control_reference=args.control_reference, class_references=args.classes,
-            rotation_step=args.rotation_step, scheduler=args.scheduler,
-            block_size=args.block_size, workers=args.workers)
+        data = experiment.einstein_from_noise(args.reference, config, particles=particles,
+                                              progress=progress)
     with output as directory:
-        io.write_run_outputs(data, directory, save_stacks=args.save_stacks)
+        io.write_run_outputs(data, directory, save_stacks=config.keep_stacks)
     _print_summary(data, output.out)
+    return 0
+
+
+def _study(args: argparse.Namespace) -> int:
+    from fiji_bridge import __version__, checks, imagej, io, study
+    from fiji_bridge.experiment import DEFAULT_SEED
+    from fiji_bridge.reference import prepare_reference
+
+    started = time.perf_counter()
+    size = checks.size(args.size)
+    n_list = checks.counts(parse_int_list(args.n_list, "--n-list"), name="n_list")
+    trials = checks.integer(args.trials, "trials", minimum=1, fix="e.g. --trials 3")
+    seed = checks.seed(DEFAULT_SEED if args.seed is None else args.seed)
+    canvases = study.check_canvases(parse_pad(args.pad, size), (size, size))
+    _check_scheduler(args.scheduler)
+    output = io.output_directory(args.out, io.study_files(), force=args.force)
+
+    imagej.start(args.imagej, display=args.display)
+    ref = prepare_reference(args.reference, size=size)
+    with _progress_bar(trials * len(canvases) * n_list[-1], "study", unit="img",
+                       unit_scale=True) as bar:
+        def progress(done: int, _total: int) -> None:
+            bar.update(done - bar.n)
+
+        t0 = time.perf_counter()
+        ds = study.run_study(ref.image, n_list=n_list, trials=trials, seed=seed,
+                             canvases=canvases, scheduler=args.scheduler, progress=progress)
+        study_s = time.perf_counter() - t0
+    slopes = study.fit_slopes(ds)
+    record = io.study_record(
+        ds, slopes, fiji_bridge_version=__version__, reference=ref.name, reference_size=size,
+        pad=args.pad, scheduler=args.scheduler or "in-process", study_s=round(study_s, 3),
+        total_s=round(time.perf_counter() - started, 3))
+    with output as directory:
+        io.write_study_outputs(ds, slopes, record, directory)
+    header = (f"Einstein-from-noise study: reference {ref.name} ({size}x{size}), canvases "
+              f"{', '.join(str(int(c)) for c in canvases)}, {trials} trial(s) per N, seed {seed}; "
+              f"{study_s:.1f} s")
+    print(study.summary_text(ds, slopes, header=header))
+    print(f"wrote {output.out}/ ({', '.join(io.study_files())})")
     return 0
 
 
@@ -174,12 +302,13 @@ def _print_summary(data, out) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if args.command == "doctor":
-        from fiji_bridge import doctor
+    """Run ``einstein-from-noise`` with ``argv``; return the exit status.
 
-        return doctor.checkup(imagej_location=args.imagej, display=args.display)
+    Bad input or an unusable machine: one line on stderr, status 2, nothing written.
+    """
+    args = build_parser().parse_args(argv)
+    if args.command == "doctor":
+        return args.handler(args)
     from fiji_bridge import imagej, io
 
     try:

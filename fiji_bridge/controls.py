@@ -41,7 +41,7 @@ from numpy.typing import ArrayLike
 
 from fiji_bridge.align import align_to_reference, apply_shifts, correlation_maps, peak_shifts
 from fiji_bridge.metrics import pearson_cc
-from fiji_bridge.stacks import as_stack, normalise_images
+from fiji_bridge.stacks import as_stack, normalize_images
 
 __all__ = [
     "IMAGE_CHUNK",
@@ -159,7 +159,7 @@ def classify(
     r"""Multi-reference classification of images, as the assignment step of 2-D classification.
 
     The ``K`` references are normalised, ``\hat r_k = (r_k - \bar r_k) / s_k`` (sample sd,
-    :func:`normalise_images`), so that they all have the same norm and their correlation peaks
+    :func:`normalize_images`), so that they all have the same norm and their correlation peaks
     compare fairly. For each image ``n_i``:
 
     .. math::
@@ -218,7 +218,7 @@ def classify(
             "references must hold at least one reference (K >= 1), got an empty stack of shape "
             f"{refs_in.shape}. Fix: pass a (K, H, W) stack with K >= 1."
         )
-    refs = normalise_images(refs_in, name="references").astype(np.float32)
+    refs = normalize_images(refs_in, name="references").astype(np.float32)
     stack = _images(images)
     if stack.shape[1:] != refs.shape[1:]:
         raise ValueError(
@@ -367,7 +367,7 @@ def align_rotations(
     This is the rotation + translation search of 2-D classification, on a grid of angles
     ``θ ∈ {0, s, 2s, ...} < 360`` (``s = angle_step``, :func:`rotation_grid`):
 
-    1. The reference is normalised (:func:`normalise_images`) and rotated by each ``θ``
+    1. The reference is normalised (:func:`normalize_images`) and rotated by each ``θ``
        (:func:`rotate_images`: bilinear, about the centre, zero outside), then each rotated
        reference is normalised again, ``R_θ = \mathrm{norm}(\mathrm{rot}_θ(\hat r))``, so that
        all have the same norm and their peaks compare fairly (a non-right angle leaves zeros in
@@ -436,7 +436,7 @@ def align_rotations(
             f"reference must be one 2-D image (H, W), got shape {np.shape(reference)}. "
             "Fix: pass a single reference."
         )
-    ref = normalise_images(ref_in, name="reference")
+    ref = normalize_images(ref_in, name="reference")
     stack = _images(images)
     if stack.shape[1:] != ref.shape[1:]:
         raise ValueError(
@@ -448,7 +448,7 @@ def align_rotations(
     def rotated_references():  # R_θ for θ in the grid, made one at a time
         for theta in grid:
             try:
-                yield normalise_images(rotate_images(ref, theta), name="rotated reference",
+                yield normalize_images(rotate_images(ref, theta), name="rotated reference",
                                        dtype=np.float32)[0]
             except ValueError:
                 raise ValueError(
@@ -494,8 +494,8 @@ def _reference_pair(reference_a, reference_b):
             f"{b.shape[1]}x{b.shape[2]}. Fix: resize them to the same shape."
         )
     return (
-        normalise_images(a, name="reference_a")[0],
-        normalise_images(b, name="reference_b")[0],
+        normalize_images(a, name="reference_a")[0],
+        normalize_images(b, name="reference_b")[0],
     )
 
 

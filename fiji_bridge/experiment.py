@@ -9,24 +9,31 @@
 4. Averages: ImageJ Image>Stacks>Z Project "Average Intensity" over slices 1..n of the aligned
    stack, for each n in ``counts``, checked against numpy's mean.
 5. Control: the same averages without alignment (numpy running means).
+
+Every parameter lives in one frozen :class:`ExperimentConfig`, checked once when it is made
+(:mod:`fiji_bridge.checks`), so bad input fails before Java starts.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import numbers
 import os
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 import xarray as xr
 
-from fiji_bridge import __version__, align, imagej, metrics, noise
+from fiji_bridge import __version__, align, checks, imagej, metrics, noise
+from fiji_bridge import particles as particle_io
 from fiji_bridge.imagej import convert
-from fiji_bridge.imagej.fht import check_fht_size
+from fiji_bridge.scheduler import check_scheduler_spec
 from fiji_bridge.reference import Reference, prepare_reference
 
-__all__ = ["DEFAULT_COUNTS", "DEFAULT_SEED", "ENGINES", "check_counts", "einstein_from_noise"]
+__all__ = ["DEFAULT_COUNTS", "DEFAULT_SEED", "ENGINES", "IN_MEMORY_BYTES", "ExperimentConfig",
+           "einstein_from_noise"]
 
 #: The blog's counts of averaged images.
 DEFAULT_COUNTS = (25, 100, 500, 1000)
@@ -41,21 +48,123 @@ _BATCH = 250
 IN_MEMORY_BYTES = 512 * 2**20
 
 
-def check_counts(counts: Iterable[Any]) -> tuple[int, ...]:
-    """Sorted unique positive ints; a clear ValueError otherwise."""
-    try:
-        values = [int(c) for c in counts]
-        exact = all(float(c) == int(c) for c in counts)
-    except (TypeError, ValueError):
-        raise ValueError(
-            f"counts={counts!r} must be positive whole numbers, e.g. 25,100,500,1000."
-        ) from None
-    if not values or not exact or min(values) < 1:
-        raise ValueError(
-            f"counts={list(counts)!r}: every count must be a positive whole number and at least "
-            "one is needed. Fix: e.g. --counts 25,100,500,1000."
-        )
-    return tuple(sorted(set(values)))
+@dataclasses.dataclass(frozen=True)
+class ExperimentConfig:
+    """Every parameter of :func:`einstein_from_noise`, checked once when the config is made.
+
+    Values are normalised on construction (``counts`` sorted and unique, ints as ``int``,
+    ``class_references`` a tuple); :func:`dataclasses.replace` makes a checked copy.
+
+    Attributes
+    ----------
+    size : int
+        Side of the square reference (>= :data:`fiji_bridge.checks.MIN_SIZE`).
+        ``engine="imagej"`` needs a power of 2.
+    counts : tuple of int
+        Average the first n aligned images for each n.
+    n_images : int or None
+        Number of noise images; None means ``max(counts)``.  Every count must be <= n_images.
+    seed : int
+        Seed of the noise (image i depends only on the seed and i).
+    engine : {"numpy", "imagej"}
+        Who finds the shifts: numpy's FFT or ImageJ's FHT.
+    examples : int
+        How many of the first images to keep with their correlation maps (>= 0).
+    imagej_location, display
+        Passed to :func:`fiji_bridge.imagej.start`.
+    keep_stacks : bool
+        Also return the full ``noise`` and ``aligned`` stacks.
+    control_reference : path or array, optional
+        Control: align the same noise to this other reference; its average follows the
+        reference it was aligned to, not the data.
+    class_references : tuple of paths or arrays
+        Control: multi-reference classification of the same noise against the reference plus
+        these; class sizes and class averages.
+    rotation_step : float, optional
+        Control: rotation + translation alignment with in-plane angles at this step (degrees,
+        in (0, 180]).
+    scheduler : str, optional
+        ``"local"`` or a Dask scheduler address (``tcp://host:port``): align on a Dask cluster
+        with the streaming engine (averages from its exact running sums; no ImageJ Z Project).
+    block_size, workers : int, optional
+        Streaming block size (images) and FFT threads; results do not depend on them.
+
+    Raises
+    ------
+    TypeError, ValueError
+        On construction, for the first bad parameter (the message says the fix).
+    """
+
+    size: int = 128
+    counts: Sequence[int] = DEFAULT_COUNTS
+    n_images: int | None = None
+    seed: int = DEFAULT_SEED
+    engine: str = "numpy"
+    examples: int = 16
+    imagej_location: str | None = None
+    display: str = "auto"
+    keep_stacks: bool = False
+    control_reference: str | os.PathLike | np.ndarray | None = None
+    class_references: Sequence[Any] = ()
+    rotation_step: float | None = None
+    scheduler: str | None = None
+    block_size: int | None = None
+    workers: int | None = None
+
+    def __post_init__(self) -> None:
+        def put(name: str, value: Any) -> None:
+            object.__setattr__(self, name, value)
+
+        if self.engine not in ENGINES:
+            raise ValueError(f"engine={self.engine!r} is not one of {ENGINES}. "
+                             "Fix: --engine numpy.")
+        if self.display not in imagej.DISPLAY_MODES:
+            raise ValueError(f"display={self.display!r} is not one of {imagej.DISPLAY_MODES}. "
+                             "Fix: --display auto.")
+        put("size", checks.size(self.size))
+        if self.n_images is not None:
+            put("n_images", checks.integer(self.n_images, "n_images", minimum=1,
+                                           fix="leave it out to use max(counts)"))
+        put("counts", checks.counts(self.counts, maximum=self.n_images))
+        put("seed", checks.seed(self.seed))
+        put("examples", checks.integer(self.examples, "examples", minimum=0,
+                                       fix="e.g. --examples 16"))
+        put("keep_stacks", bool(self.keep_stacks))
+        put("class_references", tuple(self.class_references))
+        if self.rotation_step is not None:
+            if isinstance(self.rotation_step, bool) or not isinstance(self.rotation_step,
+                                                                      numbers.Real):
+                raise TypeError(f"rotation_step must be a number of degrees, got "
+                                f"{self.rotation_step!r}. Fix: e.g. --rotation-step 10.")
+            if not 0 < float(self.rotation_step) <= 180:
+                raise ValueError(
+                    f"rotation step {self.rotation_step!r}: the angle step must be in (0, 180] "
+                    "degrees. Fix: e.g. --rotation-step 10.")
+            put("rotation_step", float(self.rotation_step))
+        put("block_size", checks.block_size(self.block_size))
+        if self.workers is not None:
+            put("workers", checks.workers(self.workers))
+        check_scheduler_spec(self.scheduler)
+        if self.engine == "imagej":
+            checks.fht_size(self.size, self.size)
+            if self.scheduler is not None:
+                raise ValueError("engine='imagej' runs in this process; --scheduler needs "
+                                 "--engine numpy. Fix: leave out --scheduler, or use "
+                                 "--engine numpy.")
+
+    @property
+    def total(self) -> int:
+        """Number of noise images: ``n_images``, or ``max(counts)`` when it is None."""
+        return self.counts[-1] if self.n_images is None else self.n_images
+
+    @property
+    def controls_asked(self) -> bool:
+        """Whether any control (other reference, classes, rotations) is asked for."""
+        return (self.control_reference is not None or len(self.class_references) > 0
+                or self.rotation_step is not None)
+
+
+_FIELDS = tuple(f.name for f in dataclasses.fields(ExperimentConfig))
 
 
 def _stats(values: np.ndarray) -> dict[str, float]:
@@ -65,24 +174,11 @@ def _stats(values: np.ndarray) -> dict[str, float]:
 
 def einstein_from_noise(
     reference: str | os.PathLike | np.ndarray | Any = None,
+    config: ExperimentConfig | None = None,
     *,
-    size: int = 128,
-    counts: Sequence[int] = DEFAULT_COUNTS,
-    n_images: int | None = None,
-    seed: int = DEFAULT_SEED,
-    engine: str = "numpy",
-    examples: int = 16,
-    imagej_location: str | None = None,
-    display: str = "auto",
-    keep_stacks: bool = False,
-    progress: Callable[[int, int], None] | None = None,
     particles: np.ndarray | None = None,
-    control_reference: str | os.PathLike | np.ndarray | None = None,
-    class_references: Sequence[Any] = (),
-    rotation_step: float | None = None,
-    scheduler: str | None = None,
-    block_size: int | None = None,
-    workers: int | None = None,
+    progress: Callable[[int, int], None] | None = None,
+    **overrides: Any,
 ) -> xr.Dataset:
     """Align pure-noise images to a reference and average them, as in the blog.
 
@@ -90,41 +186,18 @@ def einstein_from_noise(
     ----------
     reference : path, array or None
         Image file or array; default the bundled public-domain portrait.
-    size : int, keyword-only
-        Side of the square reference (>= 8).  ``engine="imagej"`` needs a power of 2.
-    counts : sequence of int, keyword-only
-        Average the first n aligned images for each n.
-    n_images : int, optional, keyword-only
-        Number of noise images; default ``max(counts)``.  Every count must be <= n_images.
-    seed : int, keyword-only
-        Seed of the noise (image i depends only on the seed and i).
-    engine : {"numpy", "imagej"}, keyword-only
-        Who finds the shifts: numpy's FFT or ImageJ's FHT.
-    examples : int, keyword-only
-        How many of the first images to keep with their correlation maps.
-    imagej_location, display : keyword-only
-        Passed to :func:`fiji_bridge.imagej.start`.
-    keep_stacks : bool, keyword-only
-        Also return the full ``noise`` and ``aligned`` stacks.
-    progress : callable, optional, keyword-only
-        ``progress(done, total)`` during alignment.
+    config : ExperimentConfig, optional
+        Every parameter of the run (default ``ExperimentConfig()``: the blog's experiment).
     particles : (N, H, W) array, optional, keyword-only
         The user's images (normalised per image, e.g. by
         :func:`fiji_bridge.particles.load_particles`) replace the pure noise; the same count of
         pure noise is aligned too, for comparison (``attrs["particles_vs_noise"]``).
-    control_reference : path or array, optional, keyword-only
-        Control: align the same noise to this other reference; its average follows the
-        reference it was aligned to, not the data.
-    class_references : sequence of paths or arrays, keyword-only
-        Control: multi-reference classification of the same noise against the reference plus
-        these; class sizes and class averages.
-    rotation_step : float, optional, keyword-only
-        Control: rotation + translation alignment with in-plane angles at this step (degrees).
-    scheduler : str, optional, keyword-only
-        ``"local"`` or a Dask scheduler address (``tcp://host:port``): align on a Dask cluster
-        with the streaming engine (averages from its exact running sums; no ImageJ Z Project).
-    block_size, workers : int, optional, keyword-only
-        Streaming block size (images) and FFT threads; results do not depend on them.
+        ``n_images`` becomes N.
+    progress : callable, optional, keyword-only
+        ``progress(done, total)`` during alignment.
+    **overrides
+        Fields of :class:`ExperimentConfig` (``size=64, counts=(10, 100), seed=1, ...``),
+        applied over ``config`` and checked like it.
 
     Returns
     -------
@@ -147,88 +220,36 @@ def einstein_from_noise(
     .. [2] Henderson R (2013). Avoiding the pitfalls of single particle cryo-electron
        microscopy: Einstein from noise. PNAS 110:18037-18041.
     """
-    if engine not in ENGINES:
-        raise ValueError(f"engine={engine!r} is not one of {ENGINES}. Fix: --engine numpy.")
-    counts = check_counts(counts)
+    config = _configure(config, overrides, particles)
     if particles is not None:
         particles = np.asarray(particles, dtype=np.float32)
-        if n_images is not None and int(n_images) != len(particles):
-            raise ValueError("n_images must equal the number of particles (or be left out).")
-        n_images = len(particles)
-    total = counts[-1] if n_images is None else int(n_images)
-    if total < counts[-1]:
-        raise ValueError(
-            f"count {counts[-1]} is larger than the number of noise images ({total}). Fix: "
-            "lower --counts or raise the number of images."
-        )
-    if rotation_step is not None and not 0 < float(rotation_step) <= 180:
-        raise ValueError(
-            f"rotation step {rotation_step!r}: the angle step must be in (0, 180] degrees. "
-            "Fix: e.g. --rotation-step 10."
-        )
-    if isinstance(examples, bool) or int(examples) < 0:
-        raise ValueError(f"examples={examples!r} must be >= 0.")
-    examples = min(int(examples), total)
-    for name, value in (("block_size", block_size), ("workers", workers)):
-        if value is not None and (isinstance(value, bool) or int(value) < 1):
-            raise ValueError(f"{name}={value!r} must be a whole number >= 1. Fix: e.g. "
-                             f"--{name.replace('_', '-')} {64 if name == 'block_size' else 2}.")
-    if engine == "imagej":
-        check_fht_size(int(size), int(size))
-        if scheduler is not None:
-            raise ValueError("engine='imagej' runs in this process; --scheduler needs "
-                             "--engine numpy.")
     timings: dict[str, float] = {}
 
     started = time.perf_counter()
-    handle = imagej.start(imagej_location, display=display)
+    handle = imagej.start(config.imagej_location, display=config.display)
     timings["imagej_start_s"] = time.perf_counter() - started
 
     started = time.perf_counter()
-    ref: Reference = prepare_reference(reference, size=size)
+    ref: Reference = prepare_reference(reference, size=config.size)
     timings["reference_s"] = time.perf_counter() - started
     shape = ref.image.shape
-    controls_asked = (control_reference is not None or len(class_references) > 0
-                      or rotation_step is not None)
     if particles is not None:
-        from fiji_bridge import particles as particle_io
-
         particles = particle_io.check_particles_match(particles, shape, allow_resample=False)
-    streaming = scheduler is not None or total * shape[0] * shape[1] * 4 > IN_MEMORY_BYTES
-    if streaming:
-        if particles is not None or controls_asked:
-            raise ValueError(
-                "Particles and controls run in this process on the in-memory path (at most "
-                f"{IN_MEMORY_BYTES // 2**20} MiB of images, no --scheduler). Fix: use fewer "
-                "images or leave out --scheduler."
-            )
-        if engine == "imagej" or keep_stacks:
-            raise ValueError(
-                f"{total} images of {shape[0]}x{shape[1]} do not fit the in-memory path "
-                f"(> {IN_MEMORY_BYTES // 2**20} MiB per stack) that engine='imagej' and saved "
-                "stacks need. Fix: use fewer images, or --engine numpy without --save-stacks."
-            )
-        return _streaming(ref, handle, counts, total, seed, examples, progress, timings,
-                          scheduler=scheduler, block_size=block_size, workers=workers)
+    total = config.total
+    if config.scheduler is not None or total * shape[0] * shape[1] * 4 > IN_MEMORY_BYTES:
+        _check_streaming(config, shape, particles is not None)
+        return _streaming(ref, handle, config, progress, timings)
 
     started = time.perf_counter()
-    noise_stack = noise.noise_images(seed, 0, total, shape) if particles is None else particles
+    noise_stack = noise.noise_images(config.seed, 0, total, shape) if particles is None \
+        else particles
     timings["noise_s"] = time.perf_counter() - started
 
     started = time.perf_counter()
-    if engine == "numpy":
-        shifts = np.empty((total, 2), dtype=np.int64)
-        peaks = np.empty(total, dtype=np.float32)
-        aligned_stack = np.empty_like(noise_stack)
-        for first in range(0, total, _BATCH):
-            batch = align.align_to_reference(noise_stack[first:first + _BATCH], ref.image,
-                                             workers=workers)
-            stop = first + len(batch.shifts)
-            shifts[first:stop] = batch.shifts
-            peaks[first:stop] = batch.peaks
-            aligned_stack[first:stop] = batch.aligned
-            if progress is not None:
-                progress(stop, total)
+    examples = min(config.examples, total)
+    if config.engine == "numpy":
+        shifts, peaks, aligned_stack = _align_in_batches(noise_stack, ref.image, config.workers,
+                                                         progress)
         maps = align.centered(align.correlation_maps(noise_stack[:examples], ref.image)) \
             if examples else np.zeros((0, *shape), np.float32)
     else:
@@ -238,63 +259,121 @@ def einstein_from_noise(
     timings["alignment_s"] = time.perf_counter() - started
 
     started = time.perf_counter()
-    labels = [f"N={n}" for n in counts]
-    averages, zproject_check = _imagej_averages(aligned_stack, counts)
+    averages, zproject_check = _imagej_averages(aligned_stack, config.counts)
     timings["z_project_s"] = time.perf_counter() - started
     # The control is not a step of the blog: numpy's running mean is enough (and halves the
     # time ImageJ spends projecting).
-    unaligned = _running_means(noise_stack, counts).astype(np.float32)
+    unaligned = _running_means(noise_stack, config.counts).astype(np.float32)
 
-    data = xr.Dataset(
+    data = _dataset(ref, config.counts, averages=averages, unaligned=unaligned, shifts=shifts,
+                    peaks=peaks, noise_examples=noise_stack[:examples],
+                    aligned_examples=aligned_stack[:examples], maps=maps)
+    if config.keep_stacks:
+        data["noise"] = (("image", "y", "x"), noise_stack)
+        data["aligned"] = (("image", "y", "x"), aligned_stack)
+    _finish(data, ref, handle, config.seed, total, config.engine, "imagej_z_project", timings,
+            zproject_check)
+    if particles is not None:
+        # The particles are aligned already; only the same count of pure noise (the seed's
+        # noise, streamed in bounded memory) is aligned beside them.
+        data.attrs["input"] = "particles"
+        data.attrs["particles_vs_noise"] = particle_io.particles_versus_noise(
+            aligned_stack.mean(axis=0, dtype=np.float64), ref.image, total, seed=config.seed,
+            workers=config.workers)
+    else:
+        data.attrs["input"] = "pure Gaussian noise"
+    if config.controls_asked:
+        started = time.perf_counter()
+        _add_controls(data, ref, noise_stack, config)
+        timings["controls_s"] = time.perf_counter() - started
+        data.attrs["timings"] = dict(timings)
+    return data
+
+
+def _configure(config: ExperimentConfig | None, overrides: dict[str, Any],
+               particles: np.ndarray | None) -> ExperimentConfig:
+    """``config`` (default :class:`ExperimentConfig`) with ``overrides``, fitted to particles."""
+    unknown = sorted(set(overrides) - set(_FIELDS))
+    if unknown:
+        raise TypeError(f"einstein_from_noise() got unknown parameters {unknown}. Fix: use the "
+                        f"fields of ExperimentConfig: {', '.join(_FIELDS)}.")
+    if config is not None and not isinstance(config, ExperimentConfig):
+        raise TypeError(f"config must be an ExperimentConfig, got {type(config).__name__}. "
+                        "Fix: pass ExperimentConfig(...) or keyword parameters.")
+    config = ExperimentConfig(**overrides) if config is None \
+        else dataclasses.replace(config, **overrides)
+    if particles is not None:
+        if config.n_images is not None and config.n_images != len(particles):
+            raise ValueError(f"n_images={config.n_images} differs from the number of particles "
+                             f"({len(particles)}). Fix: leave n_images out.")
+        config = dataclasses.replace(config, n_images=len(particles))
+    return config
+
+
+def _check_streaming(config: ExperimentConfig, shape: tuple[int, int],
+                     with_particles: bool) -> None:
+    """What the streaming path (large N or Dask) cannot do, before any work."""
+    if with_particles or config.controls_asked:
+        raise ValueError(
+            "Particles and controls run in this process on the in-memory path (at most "
+            f"{IN_MEMORY_BYTES // 2**20} MiB of images, no --scheduler). Fix: use fewer "
+            "images or leave out --scheduler."
+        )
+    if config.engine == "imagej" or config.keep_stacks:
+        raise ValueError(
+            f"{config.total} images of {shape[0]}x{shape[1]} do not fit the in-memory path "
+            f"(> {IN_MEMORY_BYTES // 2**20} MiB per stack) that engine='imagej' and saved "
+            "stacks need. Fix: use fewer images, or --engine numpy without --save-stacks."
+        )
+
+
+def _align_in_batches(stack: np.ndarray, reference: np.ndarray, workers: int | None,
+                      progress: Callable[[int, int], None] | None
+                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """numpy alignment of the whole stack in batches of ``_BATCH``: shifts, peaks, aligned."""
+    total = len(stack)
+    shifts = np.empty((total, 2), dtype=np.int64)
+    peaks = np.empty(total, dtype=np.float32)
+    aligned = np.empty_like(stack)
+    for first in range(0, total, _BATCH):
+        batch = align.align_to_reference(stack[first:first + _BATCH], reference, workers=workers)
+        stop = first + len(batch.shifts)
+        shifts[first:stop] = batch.shifts
+        peaks[first:stop] = batch.peaks
+        aligned[first:stop] = batch.aligned
+        if progress is not None:
+            progress(stop, total)
+    return shifts, peaks, aligned
+
+
+def _dataset(ref: Reference, counts: Sequence[int], *, averages: np.ndarray,
+             unaligned: np.ndarray, shifts: np.ndarray, peaks: np.ndarray,
+             noise_examples: np.ndarray, aligned_examples: np.ndarray,
+             maps: np.ndarray) -> xr.Dataset:
+    """The one layout of a run's Dataset, for the in-memory and the streaming path."""
+    return xr.Dataset(
         {
             "reference": (("y", "x"), ref.image),
             "averages": (("count", "y", "x"), averages),
             "unaligned_averages": (("count", "y", "x"), unaligned),
             "shifts": (("image", "axis"), shifts),
             "peaks": (("image",), peaks),
-            "noise_examples": (("example", "y", "x"), noise_stack[:examples]),
-            "aligned_examples": (("example", "y", "x"), aligned_stack[:examples]),
+            "noise_examples": (("example", "y", "x"), noise_examples),
+            "aligned_examples": (("example", "y", "x"), aligned_examples),
             "correlation_maps": (("example", "y", "x"), np.asarray(maps, np.float32)),
         },
         coords={"count": list(counts), "axis": ["dy", "dx"],
-                "label": ("count", labels)},
+                "label": ("count", [f"N={n}" for n in counts])},
     )
-    if keep_stacks:
-        data["noise"] = (("image", "y", "x"), noise_stack)
-        data["aligned"] = (("image", "y", "x"), aligned_stack)
-    _finish(data, ref, handle, seed, total, engine, "imagej_z_project", timings,
-            zproject_check)
-    if particles is not None:
-        # The particles are aligned already; only the same count of pure noise (the seed's
-        # noise, streamed in bounded memory) is aligned beside them.
-        from fiji_bridge import engine as stream_engine
-
-        pure_noise = stream_engine.stream_alignment(
-            ref.image, total, seed=seed, counts=[total], keep_examples=0, workers=workers)
-        data.attrs["input"] = "particles"
-        data.attrs["particles_vs_noise"] = {
-            "n_images": int(total),
-            "cc_particles": float(metrics.pearson_cc(aligned_stack.mean(axis=0, dtype=np.float64),
-                                                     ref.image)),
-            "cc_pure_noise": float(metrics.pearson_cc(pure_noise.aligned_means[0], ref.image)),
-        }
-    else:
-        data.attrs["input"] = "pure Gaussian noise"
-    if controls_asked:
-        started = time.perf_counter()
-        _add_controls(data, ref, noise_stack, size, control_reference, class_references,
-                      rotation_step)
-        timings["controls_s"] = time.perf_counter() - started
-        data.attrs["timings"] = dict(timings)
-    return data
 
 
-def _add_controls(data: xr.Dataset, ref: Reference, images: np.ndarray, size: int,
-                  control_reference: Any, class_references: Sequence[Any],
-                  rotation_step: float | None) -> None:
+def _add_controls(data: xr.Dataset, ref: Reference, images: np.ndarray,
+                  config: ExperimentConfig) -> None:
     """The controls of :func:`einstein_from_noise`, as ``control_images`` and attrs."""
     from fiji_bridge import controls
 
+    size, rotation_step = config.size, config.rotation_step
+    control_reference, class_references = config.control_reference, config.class_references
     panels: list[np.ndarray] = []
     titles: list[str] = []
     if control_reference is not None:
@@ -353,37 +432,30 @@ def _imagej_averages(stack: np.ndarray, counts: Sequence[int]) -> tuple[np.ndarr
         raise imagej.ImageJError(
             f"ImageJ's Z Project average differs from numpy's mean by {difference:.3g} "
             f"(tolerance {tolerance:.1g}); this ImageJ's ZProjector is not trustworthy here. "
-            "Please report it with `einstein-from-noise doctor` output."
+            "Fix: please report it with `einstein-from-noise doctor` output."
         )
     return result.astype(np.float32), difference
 
 
-def _streaming(ref, handle, counts, total, seed, examples, progress, timings, *,
-               scheduler=None, block_size=None, workers=None) -> xr.Dataset:
+def _streaming(ref: Reference, handle: imagej.ImageJ, config: ExperimentConfig,
+               progress: Callable[[int, int], None] | None,
+               timings: dict[str, float]) -> xr.Dataset:
     """Large N or Dask: the streaming engine's running sums (no full stacks, no Z Project)."""
     from fiji_bridge import engine as stream_engine
 
     started = time.perf_counter()
+    total = config.total
     result = stream_engine.stream_alignment(
-        ref.image, total, seed=seed, counts=counts, keep_examples=examples, progress=progress,
-        scheduler=scheduler, block_size=block_size, workers=workers)
+        ref.image, total, seed=config.seed, counts=config.counts,
+        keep_examples=min(config.examples, total), progress=progress,
+        scheduler=config.scheduler, block_size=config.block_size, workers=config.workers)
     timings["alignment_s"] = time.perf_counter() - started
-    data = xr.Dataset(
-        {
-            "reference": (("y", "x"), ref.image),
-            "averages": (("count", "y", "x"), result.aligned_means.astype(np.float32)),
-            "unaligned_averages": (("count", "y", "x"),
-                                   result.unaligned_means.astype(np.float32)),
-            "shifts": (("image", "axis"), result.shifts),
-            "peaks": (("image",), result.peaks),
-            "noise_examples": (("example", "y", "x"), result.example_noise),
-            "aligned_examples": (("example", "y", "x"), result.example_aligned),
-            "correlation_maps": (("example", "y", "x"), align.centered(result.example_maps)),
-        },
-        coords={"count": list(counts), "axis": ["dy", "dx"],
-                "label": ("count", [f"N={n}" for n in counts])},
-    )
-    _finish(data, ref, handle, seed, total, "numpy", "python_running_sums", timings, None)
+    data = _dataset(ref, config.counts, averages=result.aligned_means.astype(np.float32),
+                    unaligned=result.unaligned_means.astype(np.float32), shifts=result.shifts,
+                    peaks=result.peaks, noise_examples=result.example_noise,
+                    aligned_examples=result.example_aligned,
+                    maps=align.centered(result.example_maps))
+    _finish(data, ref, handle, config.seed, total, "numpy", "python_running_sums", timings, None)
     data.attrs["scheduler"] = result.scheduler
     data.attrs["input"] = "pure Gaussian noise"
     return data

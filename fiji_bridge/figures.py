@@ -1,4 +1,8 @@
-"""Matplotlib figure of one "Einstein from noise" experiment (pure numpy + matplotlib).
+"""Matplotlib figures: one "Einstein from noise" run, and the Monte Carlo study (numpy + matplotlib).
+
+:func:`experiment_figure` shows a run; :func:`study_cc_figure` and :func:`study_phase_figure`
+show a study (:func:`fiji_bridge.study.run_study`). Files are written by
+:func:`fiji_bridge.io.save_figure`.
 
 The figure is built on a bare :class:`matplotlib.figure.Figure` with a
 :class:`~matplotlib.backends.backend_agg.FigureCanvasAgg` canvas: no ``pyplot``, no global
@@ -31,14 +35,19 @@ Contrast (display range) of each panel
 
 from __future__ import annotations
 
-import os
-import secrets
+import math
 import textwrap
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-__all__ = ["experiment_figure", "save_experiment_figure", "CONTRAST_SIGMAS"]
+from fiji_bridge import checks
+from fiji_bridge.study import GROUP_LABELS, GROUPS, UNIFORM_PHASE_MSE, fit_slopes, mean_sd
+
+if TYPE_CHECKING:  # annotations only
+    import xarray as xr
+
+__all__ = ["CONTRAST_SIGMAS", "experiment_figure", "study_cc_figure", "study_phase_figure"]
 
 #: Half-width, in standard deviations of the image itself, of the symmetric display window of the
 #: noise images and averages (see the module docstring).
@@ -70,14 +79,12 @@ _INFO_SIZE = 7.5
 # validation and helpers
 # --------------------------------------------------------------------------------------------
 def _validate(result) -> None:
-    try:
-        import xarray as xr
-    except ImportError as exc:  # pragma: no cover - xarray is a dependency
-        raise ImportError("experiment_figure needs xarray (pip install xarray)") from exc
+    import xarray as xr
     if not isinstance(result, xr.Dataset):
         raise TypeError(
             f"experiment_figure: expected an xarray.Dataset (the result of "
-            f"fiji_bridge.experiment.einstein_from_noise), got {type(result).__name__}."
+            f"fiji_bridge.experiment.einstein_from_noise), got {type(result).__name__}. "
+            "Fix: pass the Dataset itself, not one of its variables."
         )
     for name, what in _REQUIRED.items():
         if name not in result.data_vars:
@@ -89,7 +96,8 @@ def _validate(result) -> None:
     ref, avg, cc = result["reference"], result["averages"], result["cc"]
     if ref.ndim != 2:
         raise ValueError(
-            f"experiment_figure: 'reference' must be one 2-D image (y, x); it has dims {ref.dims}."
+            f"experiment_figure: 'reference' must be one 2-D image (y, x); it has dims "
+            f"{ref.dims}. Fix: keep one image as the reference."
         )
     if avg.ndim != 3 or "count" not in avg.dims:
         raise ValueError(
@@ -103,32 +111,43 @@ def _validate(result) -> None:
         )
     n_counts = avg.sizes["count"]
     if n_counts < 1:
-        raise ValueError("experiment_figure: 'averages' is empty (count has length 0).")
+        raise ValueError("experiment_figure: 'averages' is empty (count has length 0). "
+                         "Fix: average at least one count.")
     img_shape = tuple(s for d, s in avg.sizes.items() if d != "count")
     if img_shape != ref.shape:
         raise ValueError(
             f"experiment_figure: the averages have images of shape {img_shape} but the reference "
-            f"has shape {ref.shape}; they must match."
+            f"has shape {ref.shape}. Fix: pass averages of the reference's shape."
         )
     if cc.dims != ("count",) or cc.sizes["count"] != n_counts:
         raise ValueError(
             f"experiment_figure: 'cc' must have the single dim 'count' of length {n_counts} (one "
-            f"value per average); it has dims {cc.dims} and shape {cc.shape}."
+            f"value per average); it has dims {cc.dims} and shape {cc.shape}. Fix: one CC "
+            "per average."
         )
     if "unaligned_averages" in result.data_vars:
         un = result["unaligned_averages"]
         if un.ndim != 3 or "count" not in un.dims:
             raise ValueError(
                 f"experiment_figure: 'unaligned_averages' must have dims (count, y, x); it has "
-                f"{un.dims}."
+                f"{un.dims}. Fix: name the stack dimension 'count'."
             )
     if "cc_unaligned" in result.data_vars:
         ccu = result["cc_unaligned"]
         if ccu.dims != ("count",):
             raise ValueError(
                 f"experiment_figure: 'cc_unaligned' must have the single dim 'count'; it has "
-                f"{ccu.dims}."
+                f"{ccu.dims}. Fix: one CC per unaligned average."
             )
+
+
+def _new_figure(figsize: tuple[float, float]):
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=figsize, layout="constrained")
+    FigureCanvasAgg(fig)
+    return fig
 
 
 def _stack(da) -> np.ndarray:
@@ -309,7 +328,7 @@ def experiment_figure(result, *, n_examples: int = 4):
     -------
     matplotlib.figure.Figure
         A figure with an Agg canvas attached, not registered with pyplot: save it with
-        ``fig.savefig(path)`` (or :func:`save_experiment_figure`), display it in a notebook by
+        ``fig.savefig(path)`` (or :func:`fiji_bridge.io.save_figure`), display it in a notebook by
         evaluating it. Its size grows with the number of columns (``max(counts, examples)``)
         and rows.
 
@@ -331,21 +350,13 @@ def experiment_figure(result, *, n_examples: int = 4):
     Raises
     ------
     TypeError
-        If ``result`` is not an xarray.Dataset.
+        If ``result`` is not an xarray.Dataset, or ``n_examples`` is not an integer.
     ValueError
         If a required variable is missing (the message names it and the fix), if shapes or dims
-        are inconsistent, or if ``n_examples`` is not a non-negative integer.
+        are inconsistent, or if ``n_examples`` is negative.
     """
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
     _validate(result)
-    if (isinstance(n_examples, bool) or not isinstance(n_examples, (int, np.integer))
-            or n_examples < 0):
-        raise ValueError(
-            f"experiment_figure: n_examples must be an integer >= 0, got {n_examples!r}."
-        )
-    n_examples = int(n_examples)
+    n_examples = checks.integer(n_examples, "n_examples", minimum=0, fix="e.g. n_examples=4")
 
     ref = np.asarray(result["reference"].values, dtype=np.float64)
     h, w = ref.shape
@@ -392,8 +403,7 @@ def experiment_figure(result, *, n_examples: int = 4):
     col_w = max(_COL_W, _MIN_W / ncols)
     fig_w = col_w * ncols
     fig_h = _ROW_H * nrows + _SUPTITLE_H
-    fig = Figure(figsize=(fig_w, fig_h), layout="constrained")
-    FigureCanvasAgg(fig)
+    fig = _new_figure((fig_w, fig_h))
     # Two subfigures, so that the axis labels of the CC plot do not widen the image columns.
     top, bottom = fig.subfigures(2, 1, height_ratios=[1, nrows - 1])
     top.set_label("overview")
@@ -466,55 +476,86 @@ def experiment_figure(result, *, n_examples: int = 4):
     return fig
 
 
-def save_experiment_figure(result, path, *, dpi: float = 120, n_examples: int = 4) -> Path:
-    """Render :func:`experiment_figure` and write it as a PNG, atomically.
+# --------------------------------------------------------------------------------------------
+# einstein-from-noise study (datasets of fiji_bridge.study.run_study)
+# --------------------------------------------------------------------------------------------
+def _error_bars(sd: np.ndarray) -> np.ndarray | None:
+    return None if np.all(np.isnan(sd)) else np.nan_to_num(sd)
 
-    The PNG is written to a hidden temporary file in the destination folder, flushed and
-    fsynced, then moved over ``path`` with :func:`os.replace`: readers never see a partial file,
-    and an existing file is replaced only by a complete one. On error the temporary file is
-    removed and ``path`` is left as it was. Missing parent folders are created. The file gets
-    the usual permissions (0o666 minus the umask).
 
-    Parameters
-    ----------
-    result : xarray.Dataset
-        See :func:`experiment_figure`.
-    path : str or os.PathLike
-        Destination; must end in ``.png``.
-    dpi : float, default 120
-        Resolution; the PNG is ``figure size in inches × dpi`` pixels (no tight bounding box).
-    n_examples : int, default 4
-        See :func:`experiment_figure`.
+def study_cc_figure(ds: xr.Dataset):
+    """CC vs N (log x), one line per canvas with trial-sd error bars; a matplotlib Figure.
 
-    Returns
-    -------
-    pathlib.Path
-        ``path`` as a Path.
+    Solid: ``cc`` (reference's pixels); dashed: ``cc_canvas`` for padded canvases; grey dotted:
+    the unaligned control on the first canvas.
     """
-    path = Path(path)
-    if path.suffix.lower() != ".png":
-        raise ValueError(
-            f"save_experiment_figure writes PNG; the path must end in '.png', got {str(path)!r}."
-        )
-    if isinstance(dpi, bool) or not isinstance(dpi, (int, float, np.integer, np.floating)) or not (
-        np.isfinite(dpi) and dpi > 0
-    ):
-        raise ValueError(f"save_experiment_figure: dpi must be a positive number, got {dpi!r}.")
-    fig = experiment_figure(result, n_examples=n_examples)
-    folder = path.parent
-    folder.mkdir(parents=True, exist_ok=True)
-    tmp = folder / f".{path.name}.{secrets.token_hex(6)}.tmp"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fig.savefig(fh, format="png", dpi=float(dpi))
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
-    return path
+    fig = _new_figure((6.4, 4.4))
+    ax = fig.add_subplot()
+    n = ds["n"].values
+    cc, cc_sd = mean_sd(ds, "cc")
+    cv, cv_sd = mean_sd(ds, "cc_canvas")
+    cu, cu_sd = mean_sd(ds, "cc_unaligned")
+    ref_side = max(ds.attrs.get("reference_shape", [int(ds["canvas"].values[0])]))
+    for i, side in enumerate(ds["canvas"].values):
+        factor = float(ds["pad_factor"].values[i])
+        line = ax.errorbar(n, cc[i], yerr=_error_bars(cc_sd[i]), marker="o", capsize=3,
+                           label=f"canvas {side}² ({factor:g}× reference)")
+        if int(side) != int(ref_side):
+            ax.errorbar(n, cv[i], yerr=_error_bars(cv_sd[i]), marker=".", capsize=2,
+                        linestyle="--", color=line[0].get_color(), alpha=0.7,
+                        label=f"canvas {side}²: CC over the whole canvas")
+    ax.errorbar(n, cu[0], yerr=_error_bars(cu_sd[0]), color="0.5", linestyle=":", marker="x",
+                capsize=2, label="unaligned average (control)")
+    ax.set_xscale("log")
+    ax.set_xlabel("N (noise images averaged)")
+    ax.set_ylabel("Pearson CC with the reference")
+    ax.set_title(f"Einstein from noise: CC vs N ({ds.sizes['trial']} trials, mean ± sd)")
+    ax.axhline(0, color="0.8", linewidth=0.8)
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize="small")
+    return fig
+
+
+def study_phase_figure(ds: xr.Dataset, slopes: dict | None = None):
+    """Phase MSE vs N, log-log, one panel per canvas, one line per magnitude group.
+
+    Fitted power laws (dotted, slope in the legend), a dashed line of slope -1 (theory) through
+    the strongest group's mid point, and the uniform-phase level π²/3.
+    """
+    slopes = fit_slopes(ds) if slopes is None else slopes
+    sides = ds["canvas"].values
+    fig = _new_figure((5.2 * len(sides), 4.6))
+    axes = fig.subplots(1, len(sides), squeeze=False)[0]
+    n = ds["n"].values.astype(np.float64)
+    for i, (ax, side) in enumerate(zip(axes, sides)):
+        for g, _, var in GROUPS:
+            mean, sd = mean_sd(ds, var)
+            m, s = mean[i], sd[i]
+            fit = slopes[int(side)][g]
+            label = f"{GROUP_LABELS[g]} ({fit['n_components']} comp.)"
+            if math.isfinite(fit["slope"]):
+                label += f": slope {fit['slope']:.2f}"
+            yerr = None
+            if not np.all(np.isnan(s)):
+                s = np.nan_to_num(s)
+                yerr = np.vstack([np.minimum(s, 0.9 * m), s])  # keep the bars on a log axis
+            line = ax.errorbar(n, m, yerr=yerr, marker="o", capsize=3, label=label)
+            if math.isfinite(fit["slope"]):
+                ax.plot(n, 10 ** fit["intercept"] * n ** fit["slope"], linestyle=":",
+                        color=line[0].get_color())
+        top_mean = mean_sd(ds, GROUPS[0][2])[0][i]
+        if np.all(top_mean > 0) and len(n) > 1:
+            n0 = math.sqrt(n[0] * n[-1])
+            y0 = math.exp(np.interp(math.log(n0), np.log(n), np.log(top_mean)))
+            ax.plot(n, y0 * n0 / n, "k--", linewidth=1, label="slope -1 (theory, 1/N)")
+        ax.axhline(UNIFORM_PHASE_MSE, color="0.4", linestyle="-.", linewidth=1,
+                   label="uniform phase π²/3")
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel("N (noise images averaged)")
+        ax.set_ylabel("Fourier-phase MSE (rad²)")
+        ax.set_title(f"canvas {side}² ({float(ds['pad_factor'].values[i]):g}× reference)")
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize="small")
+    fig.suptitle("Phase MSE vs N per magnitude group (trial mean ± sd)")
+    return fig

@@ -1,24 +1,68 @@
-"""Output files: ImageJ-compatible TIFFs, JSON, and all-or-nothing output directories."""
+"""Output files: one atomic writer for every file, and all-or-nothing output directories.
+
+Every file of ``fiji_bridge`` (ImageJ TIFFs, PNG figures, JSON, CSV) is written through
+:func:`atomic_file`: into a hidden temporary file beside the destination, flushed to disk, then
+moved over it with :func:`os.replace`, so a reader never sees a partial file. A command's set of
+files goes through :class:`output_directory` (all of them or none). The names of a command's
+files come from the same tables the writers walk (:func:`run_files`, :func:`study_files`).
+"""
 
 from __future__ import annotations
 
+import csv
 import json
+import math
 import os
 import shutil
 import tempfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import tifffile
 
-__all__ = ["OutputError", "output_directory", "read_imagej_tiff", "write_imagej_tiff",
-           "write_json"]
+__all__ = ["OutputError", "atomic_file", "check_free_space", "output_directory", "plain",
+           "read_imagej_tiff", "results_summary", "run_files", "save_figure", "study_files",
+           "study_record", "summary_rows", "write_csv", "write_imagej_tiff", "write_json",
+           "write_run_outputs", "write_study_outputs"]
 
 
 class OutputError(RuntimeError):
     """The output directory cannot be used (the message says why and the fix)."""
+
+
+def _umask() -> int:
+    umask = os.umask(0)
+    os.umask(umask)
+    return umask
+
+
+@contextmanager
+def atomic_file(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temporary path to write; on success it replaces ``path`` in one step.
+
+    The temporary file is hidden (``.name.XXXX.partial<suffix>``) in the destination folder
+    (created when missing), so :func:`os.replace` is atomic. After the ``with`` block it is
+    fsynced, given the usual permissions (0o666 minus the umask) and moved over ``path``; on
+    any error or interrupt it is removed and ``path`` is left as it was.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=f".partial{path.suffix}",
+                                dir=path.parent)
+    os.close(fd)
+    tmp = Path(name)
+    try:
+        yield tmp
+        with open(tmp, "rb+") as fh:
+            os.fsync(fh.fileno())
+        os.chmod(tmp, 0o666 & ~_umask())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def write_imagej_tiff(path: str | os.PathLike, data: np.ndarray, *,
@@ -31,14 +75,17 @@ def write_imagej_tiff(path: str | os.PathLike, data: np.ndarray, *,
     """
     array = np.asarray(data, dtype=np.float32)
     if array.ndim not in (2, 3):
-        raise ValueError(f"ImageJ TIFF needs (y, x) or (z, y, x) data; got shape {array.shape}.")
+        raise ValueError(f"ImageJ TIFF needs (y, x) or (z, y, x) data; got shape {array.shape}. "
+                         "Fix: pass one image or a stack.")
     metadata: dict[str, Any] = {"axes": "ZYX" if array.ndim == 3 else "YX"}
     if labels is not None:
         if array.ndim != 3 or len(labels) != array.shape[0]:
-            raise ValueError("Slice labels need a (z, y, x) stack with one label per slice.")
+            raise ValueError("Slice labels need a (z, y, x) stack with one label per slice. "
+                             "Fix: pass as many labels as slices, or none.")
         metadata["Labels"] = [str(label) for label in labels]
     path = Path(path)
-    tifffile.imwrite(path, array, imagej=True, metadata=metadata)
+    with atomic_file(path) as tmp:
+        tifffile.imwrite(tmp, array, imagej=True, metadata=metadata)
     return path
 
 
@@ -50,20 +97,64 @@ def read_imagej_tiff(path: str | os.PathLike) -> tuple[np.ndarray, list[str] | N
     return data, labels
 
 
-def write_json(path: str | os.PathLike, payload: Any) -> Path:
-    """Write JSON (numpy scalars and arrays become plain numbers and lists)."""
+def plain(value: Any) -> Any:
+    """JSON-safe copy: numpy scalars and arrays become numbers and lists, paths strings, tuples
+    lists, dict keys strings, and NaN or infinite floats ``None`` (JSON has no NaN)."""
+    if isinstance(value, dict):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [plain(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return plain(value.tolist())
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
 
-    def default(value: Any) -> Any:
-        if isinstance(value, np.generic):
-            return value.item()
-        if isinstance(value, np.ndarray):
-            return value.tolist()
-        if isinstance(value, Path):
-            return str(value)
-        raise TypeError(f"not JSON-serialisable: {type(value).__name__}")
+
+def write_json(path: str | os.PathLike, payload: Any) -> Path:
+    """Write ``plain(payload)`` as indented JSON (the one JSON writer of the package)."""
+    path = Path(path)
+    text = json.dumps(plain(payload), indent=2, allow_nan=False) + "\n"
+    with atomic_file(path) as tmp:
+        tmp.write_text(text)
+    return path
+
+
+def write_csv(path: str | os.PathLike, rows: list[dict[str, Any]]) -> Path:
+    """Write rows of one table as CSV: floats as ``%.6g``, an undefined (NaN) value empty."""
+
+    def cell(value: Any) -> Any:
+        if isinstance(value, float):
+            return "" if not math.isfinite(value) else f"{value:.6g}"
+        return value
 
     path = Path(path)
-    path.write_text(json.dumps(payload, indent=2, default=default) + "\n")
+    with atomic_file(path) as tmp, tmp.open("w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({k: cell(v) for k, v in row.items()})
+    return path
+
+
+def save_figure(figure: Any, path: str | os.PathLike, *, dpi: float = 120) -> Path:
+    """Write a matplotlib figure as a PNG, atomically (see :func:`atomic_file`).
+
+    The PNG is ``figure size in inches x dpi`` pixels (no tight bounding box).
+    """
+    path = Path(path)
+    if path.suffix.lower() != ".png":
+        raise ValueError(f"Figures are written as PNG; the path {str(path)!r} does not end in "
+                         "'.png'. Fix: name the file e.g. figure.png.")
+    if isinstance(dpi, bool) or not isinstance(dpi, (int, float, np.integer, np.floating)) or not (
+            np.isfinite(dpi) and dpi > 0):
+        raise ValueError(f"dpi={dpi!r} is not a positive number. Fix: e.g. dpi=120.")
+    with atomic_file(path) as tmp:
+        figure.savefig(tmp, format="png", dpi=float(dpi))
     return path
 
 
@@ -137,22 +228,13 @@ class output_directory:  # noqa: N801 - used as a context manager, reads like a 
         try:
             if exc_type is None:
                 if not self.out.exists():
-                    umask = os.umask(0)
-                    os.umask(umask)
-                    os.chmod(tmp, 0o777 & ~umask)  # mkdtemp made it private (0700)
+                    os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp made it private (0700)
                     os.replace(tmp, self.out)  # one atomic rename of the whole set
                     return
                 for item in sorted(tmp.iterdir()):
                     os.replace(item, self.out / item.name)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
-
-
-#: Files of ``einstein-from-noise run`` (``--save-stacks`` adds the two stacks).
-RUN_FILES = ("reference.tif", "averages.tif", "unaligned_averages.tif", "aligned_examples.tif",
-             "noise_examples.tif", "correlation_maps.tif", "figure.png", "results.json")
-STACK_FILES = ("noise_stack.tif", "aligned_stack.tif")
-CONTROL_FILES = ("controls.tif",)
 
 
 def results_summary(data: Any) -> dict[str, Any]:
@@ -166,43 +248,160 @@ def results_summary(data: Any) -> dict[str, Any]:
     return summary
 
 
+def _labels(data: Any) -> list[str]:
+    return [f"N={int(n)}" for n in data["count"].values]
+
+
+def _example_labels(data: Any, template: str) -> list[str]:
+    shifts = data["shifts"].values[:int(data.sizes["example"])]
+    return [template.format(i=i + 1, dy=dy, dx=dx, ndy=-dy, ndx=-dx)
+            for i, (dy, dx) in enumerate(shifts)]
+
+
+def _tiff(variable: str, labels: Callable[[Any], list[str]] | None = None):
+    def write(data: Any, path: Path) -> Path:
+        return write_imagej_tiff(path, data[variable].values,
+                                 labels=None if labels is None else labels(data))
+    return write
+
+
+def _experiment_png(data: Any, path: Path) -> Path:
+    from fiji_bridge import figures
+
+    return save_figure(figures.experiment_figure(data), path)
+
+
+#: The files of ``einstein-from-noise run``, in writing order: (name, when, writer). ``when``
+#: names the option that asks for the file; :func:`run_files` and :func:`write_run_outputs`
+#: both walk this table, so the names checked before a run are the names written.
+_RUN_TABLE: tuple[tuple[str, str, Callable[[Any, Path], Path]], ...] = (
+    ("reference.tif", "always", _tiff("reference")),
+    ("averages.tif", "always", _tiff("averages", _labels)),
+    ("unaligned_averages.tif", "always", _tiff(
+        "unaligned_averages", lambda d: [f"{label} unaligned" for label in _labels(d)])),
+    ("noise_examples.tif", "examples", _tiff(
+        "noise_examples", lambda d: _example_labels(d, "image {i}"))),
+    ("aligned_examples.tif", "examples", _tiff(
+        "aligned_examples", lambda d: _example_labels(d, "image {i} shifted by ({ndy}, {ndx})"))),
+    ("correlation_maps.tif", "examples", _tiff(
+        "correlation_maps", lambda d: _example_labels(d, "image {i} CC peak at d=({dy}, {dx})"))),
+    ("controls.tif", "controls", _tiff(
+        "control_images", lambda d: [str(t).replace("\n", " ") for t in d["control_title"].values])),
+    ("noise_stack.tif", "save_stacks", _tiff("noise")),
+    ("aligned_stack.tif", "save_stacks", _tiff("aligned")),
+    ("figure.png", "figure", _experiment_png),
+    ("results.json", "always", lambda data, path: write_json(path, results_summary(data))),
+)
+
+
+def run_files(*, examples: bool = True, controls: bool = False, save_stacks: bool = False,
+              figure: bool = True) -> list[str]:
+    """Names of the files :func:`write_run_outputs` writes for these options."""
+    asked = {"always": True, "examples": examples, "controls": controls,
+             "save_stacks": save_stacks, "figure": figure}
+    return [name for name, when, _ in _RUN_TABLE if asked[when]]
+
+
 def write_run_outputs(data: Any, directory: str | os.PathLike, *, save_stacks: bool = False,
                       figure: bool = True) -> list[Path]:
-    """Write the files of a run (see :data:`RUN_FILES`) into ``directory``."""
+    """Write the files of a run (:func:`run_files` names them) into ``directory``."""
     directory = Path(directory)
-    labels = [f"N={int(n)}" for n in data["count"].values]
-    written = [
-        write_imagej_tiff(directory / "reference.tif", data["reference"].values),
-        write_imagej_tiff(directory / "averages.tif", data["averages"].values, labels=labels),
-        write_imagej_tiff(directory / "unaligned_averages.tif", data["unaligned_averages"].values,
-                          labels=[f"{label} unaligned" for label in labels]),
-    ]
-    n_examples = int(data.sizes.get("example", 0))
-    if n_examples:
-        example_labels = [f"image {i + 1}" for i in range(n_examples)]
-        shifts = data["shifts"].values[:n_examples]
-        written += [
-            write_imagej_tiff(directory / "noise_examples.tif", data["noise_examples"].values,
-                              labels=example_labels),
-            write_imagej_tiff(directory / "aligned_examples.tif", data["aligned_examples"].values,
-                              labels=[f"image {i + 1} shifted by ({-dy}, {-dx})"
-                                      for i, (dy, dx) in enumerate(shifts)]),
-            write_imagej_tiff(directory / "correlation_maps.tif", data["correlation_maps"].values,
-                              labels=[f"image {i + 1} CC peak at d=({dy}, {dx})"
-                                      for i, (dy, dx) in enumerate(shifts)]),
-        ]
-    if "control_images" in data:
-        written.append(write_imagej_tiff(
-            directory / "controls.tif", data["control_images"].values,
-            labels=[str(t).replace("\n", " ") for t in data["control_title"].values]))
-    if save_stacks:
-        written += [
-            write_imagej_tiff(directory / "noise_stack.tif", data["noise"].values),
-            write_imagej_tiff(directory / "aligned_stack.tif", data["aligned"].values),
-        ]
-    if figure:
+    names = run_files(examples=int(data.sizes.get("example", 0)) > 0,
+                      controls="control_images" in data, save_stacks=save_stacks, figure=figure)
+    return [write(data, directory / name) for name, _, write in _RUN_TABLE if name in names]
+
+
+# --------------------------------------------------------------------------------------------
+# einstein-from-noise study: table, record, files
+# --------------------------------------------------------------------------------------------
+def summary_rows(ds: Any, slopes: dict) -> list[dict[str, Any]]:
+    """One row per (canvas, N): trial mean and sd of every metric, and the canvas's slopes.
+
+    ``ds`` is :func:`fiji_bridge.study.run_study`'s Dataset, ``slopes`` its
+    :func:`fiji_bridge.study.fit_slopes`.
+    """
+    from fiji_bridge.study import GROUPS, TABLE_VARIABLES, mean_sd
+
+    stats = {var: mean_sd(ds, var) for var in TABLE_VARIABLES}
+    rows = []
+    for i, side in enumerate(ds["canvas"].values):
+        for j, n in enumerate(ds["n"].values):
+            row: dict[str, Any] = {
+                "canvas": int(side),
+                "pad_factor": float(ds["pad_factor"].values[i]),
+                "n": int(n),
+                "trials": int(ds.sizes["trial"]),
+            }
+            for var in TABLE_VARIABLES:
+                row[f"{var}_mean"] = float(stats[var][0][i, j])
+                row[f"{var}_sd"] = float(stats[var][1][i, j])
+            for g, _, _ in GROUPS:
+                fit = slopes[int(side)][g]
+                row[f"slope_{g}"] = fit["slope"]
+                row[f"intercept_{g}"] = fit["intercept"]
+            rows.append(row)
+    return rows
+
+
+def study_record(ds: Any, slopes: dict, **extra: Any) -> dict[str, Any]:
+    """The JSON record of a study: parameters, slopes, the summary table and every trial value."""
+    from fiji_bridge.study import GROUPS, UNIFORM_PHASE_MSE
+
+    raw = {var: ds[var].transpose("canvas", "n", "trial").values for var in ds.data_vars}
+    record = {
+        **extra,
+        "seed": ds.attrs["seed"],
+        "seed_scheme": ds.attrs["seed_scheme"],
+        "canvas_scheme": ds.attrs["canvas_scheme"],
+        "reference_shape": ds.attrs["reference_shape"],
+        "n_list": ds["n"].values,
+        "trials": int(ds.sizes["trial"]),
+        "trial_seeds": ds["trial_seed"].values,
+        "canvases": ds["canvas"].values,
+        "pad_factors": ds["pad_factor"].values,
+        "groups": {g: {"fraction": f, "variable": v} for g, f, v in GROUPS},
+        "theory": {
+            "phase_mse_slope": -1.0,
+            "uniform_phase_mse": UNIFORM_PHASE_MSE,
+            "source": "Balanov, Huleihel & Bendory, Einstein from Noise: Statistical Analysis, "
+                      "arXiv:2407.05277 (white Gaussian noise: phase MSE ~ 1/N)",
+            "note": "weak components stay near pi^2/3 at practical N, so the all-components "
+                    "slope is much flatter than -1; compare the strongest-1 % slope",
+        },
+        "slopes": slopes,
+        "table": summary_rows(ds, slopes),
+        "values": {"dims": ["canvas", "n", "trial"], **raw},
+        "descriptions": {var: ds[var].attrs.get("description", "") for var in ds.data_vars},
+    }
+    return plain(record)
+
+
+def _study_png(name: str) -> Callable[[Any, dict, dict, Path], Path]:
+    def write(ds: Any, slopes: dict, record: dict, path: Path) -> Path:
         from fiji_bridge import figures
 
-        written.append(figures.save_experiment_figure(data, directory / "figure.png"))
-    written.append(write_json(directory / "results.json", results_summary(data)))
-    return written
+        figure = figures.study_cc_figure(ds) if name == "cc" else \
+            figures.study_phase_figure(ds, slopes)
+        return save_figure(figure, path)
+    return write
+
+
+#: The files of ``einstein-from-noise study``: (name, writer(ds, slopes, record, path)).
+_STUDY_TABLE: tuple[tuple[str, Callable[[Any, dict, dict, Path], Path]], ...] = (
+    ("study.json", lambda ds, slopes, record, path: write_json(path, record)),
+    ("study.csv", lambda ds, slopes, record, path: write_csv(path, summary_rows(ds, slopes))),
+    ("study_cc.png", _study_png("cc")),
+    ("study_phase.png", _study_png("phase")),
+)
+
+
+def study_files() -> list[str]:
+    """Names of the files :func:`write_study_outputs` writes."""
+    return [name for name, _ in _STUDY_TABLE]
+
+
+def write_study_outputs(ds: Any, slopes: dict, record: dict,
+                        directory: str | os.PathLike) -> list[Path]:
+    """Write a study's JSON record, CSV table and two figures into ``directory``."""
+    directory = Path(directory)
+    return [write(ds, slopes, record, directory / name) for name, write in _STUDY_TABLE]

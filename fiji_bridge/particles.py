@@ -48,7 +48,7 @@ from numpy.typing import ArrayLike
 
 from fiji_bridge import checks
 from fiji_bridge.align import align_to_reference
-from fiji_bridge.stacks import as_stack, normalise_images
+from fiji_bridge.stacks import as_stack, normalize_images
 from fiji_bridge.engine import stream_alignment
 from fiji_bridge.metrics import pearson_cc
 
@@ -81,7 +81,7 @@ def _as_particle_stack(particles, name: str = "particles") -> np.ndarray:
 
 def _normalise(stack: np.ndarray, source: str) -> np.ndarray:
     """Per-image mean 0, sample sd 1 (float32 result); errors name the 0-based index."""
-    return normalise_images(
+    return normalize_images(
         stack, dtype=np.float32,
         label=lambda i: f"particle {i} (0-based; slice {i + 1} in ImageJ) of {source}",
     )

@@ -16,15 +16,13 @@ from typing import Any
 
 import numpy as np
 
-from fiji_bridge import imagej
+from fiji_bridge import checks, imagej
 from fiji_bridge.imagej import convert
 
-__all__ = ["DEFAULT_REFERENCE", "MIN_SIZE", "Reference", "prepare_reference"]
+__all__ = ["DEFAULT_REFERENCE", "Reference", "prepare_reference"]
 
 #: Bundled default: NASA's public-domain portrait of Eileen Collins (scikit-image "astronaut").
 DEFAULT_REFERENCE = Path(__file__).resolve().parent / "data" / "astronaut.png"
-#: Smallest reference side accepted: below this the correlation peak is meaningless.
-MIN_SIZE = 8
 
 
 @dataclasses.dataclass(frozen=True)
@@ -53,15 +51,6 @@ class Reference:
     crop: tuple
 
 
-def _check_size(size: Any) -> int:
-    if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < MIN_SIZE:
-        raise ValueError(
-            f"size={size!r} is not allowed: the reference side must be an integer >= {MIN_SIZE}. "
-            "Fix: use e.g. --size 128."
-        )
-    return int(size)
-
-
 def prepare_reference(reference: str | os.PathLike | np.ndarray | Any = None, *,
                       size: int = 128, route: str = "api") -> Reference:
     """Load and normalise a reference through ImageJ (starts ImageJ if needed).
@@ -72,16 +61,18 @@ def prepare_reference(reference: str | os.PathLike | np.ndarray | Any = None, *,
         An image file ImageJ opens (TIFF, PNG, JPEG, GIF, BMP, ...), a 2-D array, or an RGB
         (y, x, 3) uint8 array.  Default: :data:`DEFAULT_REFERENCE`.
     size : int, keyword-only
-        Side of the square reference after resizing (>= 8).
+        Side of the square reference after resizing (>= :data:`fiji_bridge.checks.MIN_SIZE`).
     route : {"api", "command"}, keyword-only
         ImageJ API calls, or the menu commands (needs a display or Fiji).
 
     Raises
     ------
+    TypeError
+        ``size`` is not an integer.
     FileNotFoundError, ValueError, fiji_bridge.imagej.ImageJError
-        Missing file, not an image, a stack, constant or NaN image, bad size.
+        Missing file, not an image, a stack, constant or NaN image, size too small.
     """
-    size = _check_size(size)
+    size = checks.size(size)
     if imagej.current() is None:
         imagej.start()
     if reference is None or isinstance(reference, (str, os.PathLike)):

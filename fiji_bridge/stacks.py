@@ -13,11 +13,11 @@ from numpy.typing import ArrayLike, DTypeLike
 
 from fiji_bridge import checks
 
-__all__ = ["NORMALISE_BLOCK", "as_stack", "normalise_images"]
+__all__ = ["NORMALIZE_BLOCK", "as_stack", "normalize_images"]
 
-#: Images normalised per float64 block by :func:`normalise_images` (bounds the temporary
+#: Images normalised per float64 block by :func:`normalize_images` (bounds the temporary
 #: memory of big stacks; the result does not depend on it).
-NORMALISE_BLOCK = 256
+NORMALIZE_BLOCK = 256
 
 
 def as_stack(x: ArrayLike, name: str) -> np.ndarray:
@@ -34,7 +34,7 @@ def as_stack(x: ArrayLike, name: str) -> np.ndarray:
     return arr[np.newaxis] if arr.ndim == 2 else arr
 
 
-def normalise_images(
+def normalize_images(
     images: ArrayLike,
     *,
     name: str = "images",
@@ -49,7 +49,7 @@ def normalise_images(
         s = \sqrt{\frac{1}{HW - 1} \sum_p (x[p] - \bar x)^2}
 
     (``ddof=1``, as ImageJ's ``getStatistics().stdDev`` that :mod:`fiji_bridge.reference` uses),
-    computed in float64, :data:`NORMALISE_BLOCK` images at a time, and returned in ``dtype``.
+    computed in float64, :data:`NORMALIZE_BLOCK` images at a time, and returned in ``dtype``.
     The input is never changed.
 
     Parameters
@@ -82,8 +82,8 @@ def normalise_images(
             return f"{name}[{i}]"
     out = np.empty(stack.shape, dtype=dtype)
     npix = stack.shape[1] * stack.shape[2]
-    for i0 in range(0, stack.shape[0], NORMALISE_BLOCK):
-        block = stack[i0 : i0 + NORMALISE_BLOCK].astype(np.float64)  # a copy: input unchanged
+    for i0 in range(0, stack.shape[0], NORMALIZE_BLOCK):
+        block = stack[i0 : i0 + NORMALIZE_BLOCK].astype(np.float64)  # a copy: input unchanged
         finite = np.isfinite(block).reshape(block.shape[0], -1).all(axis=1)
         if not finite.all():
             bad = i0 + int(np.flatnonzero(~finite)[0])

@@ -16,7 +16,7 @@ from fiji_bridge import controls as C
 from fiji_bridge.align import align_to_reference, apply_shifts, correlation_maps, peak_shifts
 from fiji_bridge.metrics import frc, pearson_cc
 from fiji_bridge.noise import noise_images
-from fiji_bridge.stacks import normalise_images
+from fiji_bridge.stacks import normalize_images
 
 
 @functools.lru_cache(maxsize=None)
@@ -43,32 +43,32 @@ def _normalised(x):
 
 
 # ------------------------------------------------------------------------------ normalise
-def test_normalise_images_sample_sd_and_constant_error():
+def test_normalize_images_sample_sd_and_constant_error():
     x = np.random.default_rng(0).standard_normal((3, 7, 9)) * [[[2.0]], [[5.0]], [[0.5]]] + 4
-    out = normalise_images(x)
+    out = normalize_images(x)
     assert out.dtype == np.float64 and out.shape == (3, 7, 9)
     np.testing.assert_allclose(out.mean(axis=(1, 2)), 0, atol=1e-12)
     np.testing.assert_allclose(out.std(axis=(1, 2), ddof=1), 1, rtol=1e-12)
     x[2] = 3.0
     with pytest.raises(ValueError, match=r"images\[2\] is constant"):
-        normalise_images(x)
+        normalize_images(x)
 
 
-def test_normalise_images_blocks_dtype_and_input_untouched(monkeypatch):
+def test_normalize_images_blocks_dtype_and_input_untouched(monkeypatch):
     import fiji_bridge.stacks as stacks
 
     x = np.random.default_rng(1).standard_normal((7, 6, 5)) * 3 + 2
     before = x.copy()
-    whole = normalise_images(x)
-    monkeypatch.setattr(stacks, "NORMALISE_BLOCK", 2)
-    np.testing.assert_array_equal(normalise_images(x), whole)  # blocks change nothing
+    whole = normalize_images(x)
+    monkeypatch.setattr(stacks, "NORMALIZE_BLOCK", 2)
+    np.testing.assert_array_equal(normalize_images(x), whole)  # blocks change nothing
     np.testing.assert_array_equal(x, before)  # the caller's float64 array is not modified
-    out32 = normalise_images(x, dtype=np.float32, label=lambda i: f"slice {i + 1}")
+    out32 = normalize_images(x, dtype=np.float32, label=lambda i: f"slice {i + 1}")
     assert out32.dtype == np.float32
     np.testing.assert_array_equal(out32, whole.astype(np.float32))
     x[4, 0, 0] = np.nan
     with pytest.raises(ValueError, match=r"^slice 5 contains NaN.*Fix: "):
-        normalise_images(x, label=lambda i: f"slice {i + 1}")
+        normalize_images(x, label=lambda i: f"slice {i + 1}")
 
 
 # ------------------------------------------------------------------------------ classify

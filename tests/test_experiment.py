@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 import sys
 
 import numpy as np
@@ -47,30 +48,58 @@ def test_bad_reference_arrays(ij, bad, match):
         prepare_reference(bad, size=16)
 
 
-@pytest.mark.parametrize("size", [4, 0, 7.5])
-def test_bad_size(ij, size):
-    with pytest.raises(ValueError, match="size"):
+@pytest.mark.parametrize("size,error", [(4, ValueError), (0, ValueError), (7.5, TypeError)])
+def test_bad_size(ij, size, error):
+    with pytest.raises(error, match="size"):
         prepare_reference(size=size)
 
 
-@pytest.mark.parametrize("counts,match", [([0, 5], "positive"), ([], "at least one"),
-                                          ([2.5], "whole")])
-def test_bad_counts(counts, match):
-    with pytest.raises(ValueError, match=match):
-        experiment.check_counts(counts)
+@pytest.mark.parametrize("fields,error,match", [
+    (dict(counts=[0, 5]), ValueError, ">= 1"),
+    (dict(counts=[]), ValueError, "at least one"),
+    (dict(counts=[2.5]), TypeError, "integers"),
+    (dict(counts=[10, 50], n_images=20), ValueError, "<= 20"),
+    (dict(size=24, engine="imagej"), ValueError, "power of 2"),
+    (dict(engine="fiji"), ValueError, "engine"),
+    (dict(display="window"), ValueError, "display"),
+    (dict(examples=-1), ValueError, "examples"),
+    (dict(seed=-3), ValueError, "seed"),
+    (dict(rotation_step=0), ValueError, r"\(0, 180\]"),
+    (dict(rotation_step="10"), TypeError, "rotation_step"),
+    (dict(block_size=0), ValueError, "block_size"),
+    (dict(workers=0), ValueError, "workers"),
+    (dict(engine="imagej", scheduler="local"), ValueError, "--scheduler"),
+])
+def test_config_rejects_bad_parameters_before_any_work(fields, error, match):
+    with pytest.raises(error, match=match) as info:
+        experiment.ExperimentConfig(**fields)
+    assert "Fix:" in str(info.value)
 
 
-def test_count_larger_than_n(ij):
-    with pytest.raises(ValueError, match="larger than the number of noise images"):
+def test_config_is_normalised_and_frozen():
+    config = experiment.ExperimentConfig(counts=[100, 25, 100], seed=np.int64(4),
+                                         class_references=["a.png"])
+    assert config.counts == (25, 100) and type(config.seed) is int
+    assert config.class_references == ("a.png",) and config.total == 100
+    assert config.controls_asked and not experiment.ExperimentConfig().controls_asked
+    with pytest.raises(AttributeError):
+        config.size = 64
+    with pytest.raises(TypeError, match="unknown parameters \\['sizes'\\]"):
+        experiment.einstein_from_noise(_blob(32), sizes=32)
+
+
+def test_count_larger_than_n_fails_before_imagej_work():
+    with pytest.raises(ValueError, match="<= 20"):
         experiment.einstein_from_noise(_blob(32), size=32, counts=[10, 50], n_images=20)
 
 
 @pytest.fixture(scope="module")
 def small_runs(ij):
-    """The same small experiment with both engines (the noise depends only on the seed)."""
-    kwargs = dict(size=32, counts=(10, 60, 200), seed=5, examples=4)
-    return (experiment.einstein_from_noise(_blob(32), engine="numpy", **kwargs),
-            experiment.einstein_from_noise(_blob(32), engine="imagej", **kwargs))
+    """The same small experiment with both engines (the noise depends only on the seed); the
+    config form and the keyword form of the call."""
+    config = experiment.ExperimentConfig(size=32, counts=(10, 60, 200), seed=5, examples=4)
+    return (experiment.einstein_from_noise(_blob(32), config),
+            experiment.einstein_from_noise(_blob(32), config, engine="imagej"))
 
 
 def test_engines_agree_on_every_shift(small_runs):
@@ -121,8 +150,6 @@ def test_correlation_maps_peak_at_the_shift(small_runs):
 
 
 def _run_cli(*args, env=None):
-    import subprocess
-
     full_env = dict(os.environ, **(env or {}))
     full_env.pop("DISPLAY", None)
     return subprocess.run([sys.executable, "-m", "fiji_bridge.cli", *args], capture_output=True,
@@ -137,10 +164,10 @@ def test_run_writes_fiji_ready_files(tmp_path, ij):
     assert result.returncode == 0, result.stderr
     assert "CC(aligned avg, ref)" in result.stdout
     names = sorted(p.name for p in out.iterdir())
-    assert names == sorted(io.RUN_FILES + io.STACK_FILES)
+    assert names == sorted(io.run_files(save_stacks=True))
+    assert "noise_stack.tif" in names and "controls.tif" not in names
     summary = json.loads((out / "results.json").read_text())
     assert summary["seed"] == 3 and summary["counts"] == [10, 40]
-    assert summary["imagej_version"].startswith("1.")
     averages, labels = io.read_imagej_tiff(out / "averages.tif")
     assert averages.dtype == np.float32 and averages.shape == (2, 32, 32)
     assert labels == ["N=10", "N=40"]
@@ -154,26 +181,53 @@ def test_run_writes_fiji_ready_files(tmp_path, ij):
     assert [p.name for p in tmp_path.iterdir()] == ["results"]
 
 
+# In the subprocess: run the CLI, then say on stdout whether Java was loaded at all.
+_RUN_AND_REPORT_JAVA = (
+    "import sys\n"
+    "from fiji_bridge import cli\n"
+    "status = cli.main(sys.argv[1:])\n"
+    "print('java loaded:', 'jpype' in sys.modules)\n"
+    "sys.exit(status)\n"
+)
+
+
 @pytest.mark.subprocess
-@pytest.mark.parametrize("args,message", [
-    (["--reference", "/no/such/image.png"], "does not exist"),
-    (["--reference", "NOTIMAGE"], "cannot open"),
-    (["--size", "4"], "size"),
-    (["--counts", "0,10"], "positive"),
-    (["--counts", "ten"], "comma-separated"),
-    (["--engine", "imagej", "--size", "24"], "power of 2"),
+@pytest.mark.parametrize("args,message,java", [
+    # checked before Java starts (ExperimentConfig, the output folder, the scheduler, the file)
+    (["--size", "4"], "size must be >= 8", False),
+    (["--counts", "0,10"], "every count must be >= 1", False),
+    (["--counts", "ten"], "comma-separated", False),
+    (["--engine", "imagej", "--size", "24"], "power of 2", False),
+    (["--examples", "-1"], "examples must be >= 0", False),
+    (["--rotation-step", "0"], "(0, 180]", False),
+    (["--rotation-step", "200"], "(0, 180]", False),
+    (["--particles", "/no/such/particles.mrcs"], "particles.mrcs", False),
+    (["--scheduler", "tcp://127.0.0.1:1"], "Dask scheduler", False),
+    (["--scheduler", "threads"], "scheduler must be", False),
+    (["--block-size", "0"], "block_size must be >= 1, got 0", False),
+    (["--workers", "-1"], "workers must be >= 1, got -1", False),
+    # only ImageJ can tell
+    (["--reference", "/no/such/image.png"], "does not exist", True),
+    (["--reference", "NOTIMAGE"], "cannot open", True),
+    (["--classes", "/no/such/ref.png"], "does not exist", True),
 ])
-def test_run_bad_input_is_one_line_and_writes_nothing(tmp_path, args, message):
+def test_run_bad_input_is_one_line_and_writes_nothing(tmp_path, args, message, java):
     if "NOTIMAGE" in args:
         fake = tmp_path / "fake.png"
         fake.write_text("this is text")
         args = [a if a != "NOTIMAGE" else str(fake) for a in args]
     out = tmp_path / "out"
-    result = _run_cli("run", "--out", str(out), "--size", "16", "--counts", "5", *args)
+    env = dict(os.environ)
+    env.pop("DISPLAY", None)
+    result = subprocess.run(
+        [sys.executable, "-c", _RUN_AND_REPORT_JAVA, "run", "--out", str(out), "--size", "16",
+         "--counts", "5", *args], capture_output=True, text=True, timeout=300, env=env)
     assert result.returncode == 2, result.stdout + result.stderr
     error_lines = [line for line in result.stderr.splitlines() if "error:" in line]
     assert len(error_lines) == 1 and message in error_lines[0], result.stderr
+    assert "Fix:" in error_lines[0] or java, result.stderr
     assert "Traceback" not in result.stderr
+    assert f"java loaded: {java}" in result.stdout
     assert not out.exists()
 
 
@@ -214,7 +268,7 @@ def _ring(size: int) -> np.ndarray:
     return (np.exp(-((radius - size / 4) ** 2) / 8) * 200 + 20).astype(np.uint8)
 
 
-def test_controls_follow_their_references(ij):
+def test_controls_follow_their_references(ij, tmp_path):
     data = experiment.einstein_from_noise(
         _blob(32), size=32, counts=(50, 400), seed=11, examples=0,
         control_reference=_ring(32), class_references=[_ring(32)], rotation_step=45)
@@ -227,6 +281,13 @@ def test_controls_follow_their_references(ij):
     assert data.attrs["control_rotation"]["cc"] > 0.2
     assert data["control_images"].shape == (4, 32, 32)
     assert len(data["control_title"]) == 4
+    # the manifest checked before a run is what the writer writes
+    written = io.write_run_outputs(data, tmp_path, figure=False)
+    assert [p.name for p in written] == io.run_files(examples=False, controls=True, figure=False)
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(p.name for p in written)
+    stack, labels = io.read_imagej_tiff(tmp_path / "controls.tif")
+    np.testing.assert_array_equal(stack, data["control_images"].values)
+    assert labels == [str(t).replace("\n", " ") for t in data["control_title"].values]
 
 
 @pytest.mark.subprocess
@@ -251,39 +312,6 @@ def test_run_with_particles_compares_with_noise(tmp_path):
     assert mismatch.returncode == 2
     assert "--resample-particles" in mismatch.stderr and "Traceback" not in mismatch.stderr
     assert not (tmp_path / "out2").exists()
-
-
-@pytest.mark.subprocess
-@pytest.mark.parametrize("args,message", [
-    (["--rotation-step", "0"], "(0, 180]"),
-    (["--rotation-step", "200"], "(0, 180]"),
-    (["--classes", "/no/such/ref.png"], "does not exist"),
-    (["--particles", "/no/such/particles.mrcs"], "particles.mrcs"),
-])
-def test_control_bad_input(tmp_path, args, message):
-    out = tmp_path / "out"
-    result = _run_cli("run", "--out", str(out), "--size", "16", "--counts", "5", *args)
-    assert result.returncode == 2, result.stdout + result.stderr
-    assert message in result.stderr and "Traceback" not in result.stderr
-    assert not out.exists()
-
-
-@pytest.mark.subprocess
-@pytest.mark.parametrize("args,message", [
-    (["--scheduler", "tcp://127.0.0.1:1"], "Dask scheduler"),
-    (["--block-size", "0"], "--block-size 0 must be >= 1"),
-    (["--workers", "-1"], "--workers -1 must be >= 1"),
-])
-def test_scale_bad_input_fails_fast(tmp_path, args, message):
-    import time
-
-    out = tmp_path / "out"
-    started = time.monotonic()
-    result = _run_cli("run", "--out", str(out), "--size", "16", "--counts", "5", *args)
-    assert time.monotonic() - started < 30
-    assert result.returncode == 2, result.stdout + result.stderr
-    assert message in result.stderr and "Traceback" not in result.stderr
-    assert not out.exists()
 
 
 def test_dask_run_equals_in_process_streaming(ij):

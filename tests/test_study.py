@@ -15,7 +15,6 @@ Tolerances (measured with the ``STUDY`` configuration below over 20 master seeds
 
 from __future__ import annotations
 
-import argparse
 import csv
 import json
 import math
@@ -24,7 +23,7 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from fiji_bridge import study
+from fiji_bridge import cli, figures, io, study
 
 STUDY = dict(n_list=(100, 400, 1600, 6400), trials=3, seed=2013, canvases=(32, 64))
 
@@ -134,22 +133,24 @@ def test_progress_counts_every_image():
     assert [d for d, _ in calls] == sorted(d for d, _ in calls)
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    (dict(n_list=[]), "N list is empty"),
-    (dict(n_list=[100, 0]), "N=0"),
-    (dict(n_list=[-5]), "N=-5"),
-    (dict(n_list=[10.5]), "not a whole number"),
-    (dict(trials=0), "trials=0"),
-    (dict(canvases=[64, 31]), "Canvas 31 x 31 is smaller than the 32 x 32 reference"),
-    (dict(canvases=[]), "canvas list is empty"),
-    (dict(seed=-1), "seed=-1"),
-    (dict(scheduler="nowhere"), "scheduler"),
+@pytest.mark.parametrize("kwargs, error, message", [
+    (dict(n_list=[]), ValueError, "n_list is empty"),
+    (dict(n_list=[100, 0]), ValueError, "must be >= 1, got 0"),
+    (dict(n_list=[-5]), ValueError, "must be >= 1, got -5"),
+    (dict(n_list=[10.5]), TypeError, "must be integers"),
+    (dict(trials=0), ValueError, "trials must be >= 1, got 0"),
+    (dict(trials=2.0), TypeError, "trials must be an integer"),
+    (dict(canvases=[64, 31]), ValueError, "canvas side must be >= 32, got 31"),
+    (dict(canvases=[]), ValueError, "canvas list is empty"),
+    (dict(seed=-1), ValueError, "seed must be >= 0, got -1"),
+    (dict(scheduler="nowhere"), ValueError, "scheduler"),
 ])
-def test_bad_input_raises_one_clear_value_error(kwargs, message):
+def test_bad_input_raises_one_clear_error(kwargs, error, message):
     args = dict(n_list=[10, 20], trials=1, seed=0, canvases=[32])
     args.update(kwargs)
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(error, match=message) as info:
         study.run_study(blob(), **args)
+    assert "Fix:" in str(info.value) or kwargs.get("scheduler")
 
 
 def test_bad_reference():
@@ -157,26 +158,30 @@ def test_bad_reference():
         study.run_study(np.ones((16, 16)), n_list=[10], trials=1, seed=0)
     with pytest.raises(ValueError, match="2-D"):
         study.run_study(np.ones(16), n_list=[10], trials=1, seed=0)
+    with pytest.raises(TypeError, match="real numbers"):
+        study.run_study(np.ones((16, 16), complex), n_list=[10], trials=1, seed=0)
 
 
 def test_single_trial_single_n_gives_undefined_slopes_and_sd(tmp_path):
     one = study.run_study(blob(), n_list=[50], trials=1, seed=0, canvases=[32])
     slopes = study.fit_slopes(one)
     assert math.isnan(slopes[32]["top1"]["slope"]) and math.isnan(slopes[32]["top1"]["slope_sd"])
-    rows = study.summary_rows(one, slopes)
-    study.write_csv(tmp_path / "s.csv", rows)
+    rows = io.summary_rows(one, slopes)
+    io.write_csv(tmp_path / "s.csv", rows)
     row = next(csv.DictReader((tmp_path / "s.csv").open()))
     assert row["cc_sd"] == "" and row["slope_top1"] == ""
-    record = study.study_record(one, slopes)
+    record = io.study_record(one, slopes)
     json.dumps(record, allow_nan=False)  # NaN became null
+    io.write_json(tmp_path / "s.json", {"sd": math.nan, "n": np.int64(3)})
+    assert json.loads((tmp_path / "s.json").read_text()) == {"sd": None, "n": 3}
     assert "need at least two values of N" in study.summary_text(one, slopes)
 
 
 def test_figures_are_plain_figures(ds):
     from matplotlib.backends.backend_agg import FigureCanvasAgg
 
-    fig_cc = study.cc_figure(ds)
-    fig_phase = study.phase_figure(ds)
+    fig_cc = figures.study_cc_figure(ds)
+    fig_phase = figures.study_phase_figure(ds)
     assert isinstance(fig_cc.canvas, FigureCanvasAgg)
     assert len(fig_phase.axes) == 2
     legend = [t.get_text() for t in fig_phase.axes[0].get_legend().get_texts()]
@@ -186,44 +191,32 @@ def test_figures_are_plain_figures(ds):
 
 
 def test_parse_pad_and_lists():
-    assert study.parse_pad("1x,2x", 64) == [64, 128]
-    assert study.parse_pad("64, 100", 64) == [64, 100]
-    assert study.parse_pad("1.5x", 64) == [96]
+    assert cli.parse_pad("1x,2x", 64) == [64, 128]
+    assert cli.parse_pad("64, 100", 64) == [64, 100]
+    assert cli.parse_pad("1.5x", 64) == [96]
     with pytest.raises(ValueError, match="whole number of pixels"):
-        study.parse_pad("1.3x", 64)
+        cli.parse_pad("1.3x", 64)
     with pytest.raises(ValueError, match="neither a factor"):
-        study.parse_pad("big", 64)
+        cli.parse_pad("big", 64)
     with pytest.raises(ValueError, match="--n-list"):
-        study.parse_int_list("100,abc", "--n-list")
+        cli.parse_int_list("100,abc", "--n-list")
 
 
 # --------------------------------------------------------------------------------------------
 # command line
 # --------------------------------------------------------------------------------------------
 def _run_main(argv):
-    parser = argparse.ArgumentParser()
-    study.configure_parser(parser)
-    return study.main(parser.parse_args(argv))
-
-
-def test_defaults_of_the_parser():
-    parser = argparse.ArgumentParser()
-    study.configure_parser(parser)
-    args = parser.parse_args([])
-    assert args.size == study.DEFAULT_SIZE == 64
-    assert study.parse_int_list(args.n_list, "--n-list") == list(study.DEFAULT_N_LIST)
-    assert args.trials == study.DEFAULT_TRIALS and args.pad == "1x,2x" and args.out == "study"
-    assert args.reference is None and args.seed is None and args.scheduler is None
-    assert not args.force and args.display == "auto"
+    return cli.main(["study", *argv])
 
 
 @pytest.mark.parametrize("argv, message", [
-    (["--n-list", ""], "N list is empty"),
-    (["--n-list", "100,-3"], "N=-3"),
+    (["--n-list", ""], "n_list is empty"),
+    (["--n-list", "100,-3"], "must be >= 1, got -3"),
     (["--n-list", "1e3"], "not a comma-separated list"),
-    (["--trials", "0"], "trials=0"),
-    (["--pad", "0.5x"], "smaller than the 64 x 64 reference"),
-    (["--size", "4"], "--size 4"),
+    (["--trials", "0"], "trials must be >= 1, got 0"),
+    (["--pad", "0.5x"], "whole 64 x 64 reference"),
+    (["--size", "4"], "size must be >= 8, got 4"),
+    (["--scheduler", "threads"], "scheduler"),
 ])
 def test_main_bad_input_one_line_status_2_nothing_written(tmp_path, capsys, argv, message):
     out = tmp_path / "out"
@@ -251,7 +244,7 @@ def test_main_writes_the_study(ij, tmp_path, capsys):
     argv = ["--size", "32", "--n-list", "100,400,1600", "--trials", "2", "--pad", "1x,2x",
             "--seed", "5", "--out", str(out)]
     assert _run_main(argv) == 0
-    assert sorted(p.name for p in out.iterdir()) == sorted(study.STUDY_FILES)
+    assert sorted(p.name for p in out.iterdir()) == sorted(io.study_files())
     record = json.loads((out / "study.json").read_text())
     assert record["n_list"] == [100, 400, 1600] and record["canvases"] == [32, 64]
     assert record["trials"] == 2 and record["seed"] == 5

@@ -7,26 +7,12 @@ from typing import Any
 
 import numpy as np
 
+from fiji_bridge import checks
 from fiji_bridge.imagej.java import jclass
 from fiji_bridge.imagej.pixels import float_processor
 from fiji_bridge.imagej.session import require
 
-__all__ = ["check_fht_size", "fht_align", "fht_correlation"]
-
-
-def check_fht_size(height: int, width: int) -> None:
-    """Refuse a size ImageJ's FHT cannot transform (it needs a square with a power-of-2 side).
-
-    Raises
-    ------
-    ValueError
-        ``height != width``, or the side is not a power of 2 (at least 2).
-    """
-    if height != width or width < 2 or width & (width - 1):
-        raise ValueError(
-            f"ImageJ's FHT needs a square image whose side is a power of 2; got {height}x{width}. "
-            "Fix: use --size 128 (or 64, 256, ...), or --engine numpy for other sizes."
-        )
+__all__ = ["fht_align", "fht_correlation"]
 
 
 def fht_correlation(image: np.ndarray, reference: np.ndarray) -> np.ndarray:
@@ -44,7 +30,7 @@ def fht_correlation(image: np.ndarray, reference: np.ndarray) -> np.ndarray:
             f"fht_correlation needs two 2-D images of the same shape; got {image.shape} and "
             f"{reference.shape}."
         )
-    check_fht_size(*image.shape)
+    checks.fht_size(*image.shape)
     fht = jclass("ij.process.FHT")
     ref_fht = fht(float_processor(reference))
     ref_fht.transform()
@@ -87,7 +73,7 @@ def fht_align(images: np.ndarray, reference: np.ndarray, *, keep_maps: int = 0,
             f"{reference.shape}."
         )
     height, width = reference.shape
-    check_fht_size(height, width)
+    checks.fht_size(height, width)
     fht = jclass("ij.process.FHT")
     ref_fht = fht(float_processor(reference))
     ref_fht.transform()
