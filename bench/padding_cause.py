@@ -29,7 +29,7 @@ def reference(size: int = 64) -> np.ndarray:
     from skimage import data, transform
 
     img = transform.resize(data.astronaut().mean(axis=2), (size, size), anti_aliasing=True)
-    return spectra.normalised(img)
+    return spectra.normalized(img)
 
 
 def run(ref_canvas, window, ref, counts, seed, allowed=None, batch=256):
@@ -66,7 +66,7 @@ def main() -> None:
     counts = [c for c in (100, 300, 1000, 3000, 10000, 30000) if c <= a.n_max]
     canvas = np.zeros((128, 128))
     canvas[32:96, 32:96] = ref
-    canvas = spectra.normalised(canvas)
+    canvas = spectra.normalized(canvas)
     signed = (np.arange(128) + 64) % 128 - 64
     allowed = (np.abs(signed[:, None] + 0.5) < 32) & (np.abs(signed[None, :] + 0.5) < 32)
     full = (slice(None), slice(None))

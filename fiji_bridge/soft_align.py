@@ -7,7 +7,7 @@ a weighted sum over all cyclic shifts. With the correlation map ``c(d) = sum_p n
     w(d) = exp(c(d) / σ²) / sum_d' exp(c(d') / σ²)          (weights, sum 1 over d)
     a[p] = sum_d w(d) · n[p + d] = sum_d w(d) · roll(n, -d)[p]   (the soft-aligned image)
 
-The weights are computed as ``exp((c(d) - max c) / σ²)`` before normalising, which cannot
+The weights are computed as ``exp((c(d) - max c) / σ²)`` before normalizing, which cannot
 overflow. ``a`` is the circular cross-correlation of ``n`` with ``w``, evaluated in Fourier space
 as ``a = irfft2(rfft2(n) · conj(rfft2(w)))`` (the same convention as the correlation maps).
 

@@ -7,7 +7,7 @@ Conventions
 component is ``|k| = sqrt(fy**2 + fx**2)`` in cycles per pixel, with ``fy = fftfreq(H)``,
 ``fx = rfftfreq(W)`` (:func:`fiji_bridge.fourier.rfft_frequencies`), so ``|k| <= 0.5·sqrt(2)``.
 Every image returned here is real, has mean 0 and standard deviation 1 (population,
-``ddof=0``): the normalisation of the experiment's references.
+``ddof=0``): the normalization of the experiment's references.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from fiji_bridge import checks
 from fiji_bridge.fourier import rfft_frequencies
 
 __all__ = [
-    "normalised",
+    "normalized",
     "lowpass",
     "phase_randomised",
     "radial_frequency",
@@ -46,18 +46,18 @@ def _positive(value: Any, name: str, fix: str) -> float:
     return value
 
 
-def normalised(image: Any) -> np.ndarray:
+def normalized(image: Any) -> np.ndarray:
     """``(image - mean) / sd`` (population sd, ``ddof=0``), float64.
 
     Raises
     ------
     ValueError
-        The image is constant (nothing to normalise), or holds NaN/inf.
+        The image is constant (nothing to normalize), or holds NaN/inf.
     """
     img = _image(image, "image")
     sd = img.std()
     if not sd > 0:
-        raise ValueError("The image is constant, so it cannot be normalised to sd 1. "
+        raise ValueError("The image is constant, so it cannot be normalized to sd 1. "
                          "Fix: pass an image with some contrast.")
     return (img - img.mean()) / sd
 
@@ -71,8 +71,8 @@ def radial_frequency(shape: tuple[int, int]) -> np.ndarray:
 def lowpass(image: Any, cutoff: float) -> np.ndarray:
     """Ideal (hard) low-pass filter: keep the Fourier components with ``|k| <= cutoff``.
 
-    ``irfft2(rfft2(r) · [|k| <= cutoff], s=(H, W))``, then normalised (mean 0, sd 1). The DC
-    term is removed by the normalisation. Components beyond the cutoff are exactly zero, so a
+    ``irfft2(rfft2(r) · [|k| <= cutoff], s=(H, W))``, then normalized (mean 0, sd 1). The DC
+    term is removed by the normalization. Components beyond the cutoff are exactly zero, so a
     noise image's components there do not enter the correlation with this reference at all.
 
     Parameters
@@ -94,21 +94,21 @@ def lowpass(image: Any, cutoff: float) -> np.ndarray:
     if not np.ptp(out) > 1e-12 * max(1.0, float(np.abs(img).max())):
         raise ValueError(f"cutoff={cutoff} keeps no frequency but DC of a {img.shape} image. "
                          f"Fix: use a cutoff >= {1 / max(img.shape):.3g} cycles/pixel.")
-    return normalised(out)
+    return normalized(out)
 
 
 def shaped_reference(image: Any, exponent: float | None) -> np.ndarray:
     """The same Fourier phases with a prescribed radial amplitude ``|k|**(-exponent)``.
 
     ``R'(k) = |k|**(-exponent) · exp(i·arg R(k))`` for ``k != 0``, ``R'(0) = 0``, transformed
-    back with ``irfft2(R', s=(H, W))`` and normalised (mean 0, sd 1). ``exponent=0`` gives a
+    back with ``irfft2(R', s=(H, W))`` and normalized (mean 0, sd 1). ``exponent=0`` gives a
     white (flat) spectrum, ``1`` and ``1.5`` the ``|k|**-1`` and ``|k|**-1.5`` spectra; ``None``
-    returns the image itself, normalised. The amplitude depends only on ``|k|``, which is the
+    returns the image itself, normalized. The amplitude depends only on ``|k|``, which is the
     same for ``k`` and ``-k``, so Hermitian symmetry (a real image) is kept.
     """
     img = _image(image, "image")
     if exponent is None:
-        return normalised(img)
+        return normalized(img)
     if isinstance(exponent, (bool, np.bool_)) or not isinstance(exponent, numbers.Real):
         raise TypeError(f"exponent must be a number or None, got {exponent!r}. "
                         "Fix: pass e.g. exponent=1.0 (None keeps the image's own spectrum).")
@@ -118,11 +118,11 @@ def shaped_reference(image: Any, exponent: float | None) -> np.ndarray:
     nz = k > 0
     amp[nz] = k[nz] ** (-float(exponent))
     phase = np.exp(1j * np.angle(spec))
-    return normalised(np.fft.irfft2(amp * phase, s=img.shape))
+    return normalized(np.fft.irfft2(amp * phase, s=img.shape))
 
 
 def phase_randomised(image: Any, rng: np.random.Generator) -> np.ndarray:
-    """The image's Fourier amplitudes with uniformly random phases (Hermitian kept), normalised.
+    """The image's Fourier amplitudes with uniformly random phases (Hermitian kept), normalized.
 
     The phases are those of ``rfft2`` of a white Gaussian image drawn from ``rng``, so they are
     uniform and Hermitian-consistent on the self-paired columns. DC is set to 0. The result has
@@ -136,7 +136,7 @@ def phase_randomised(image: Any, rng: np.random.Generator) -> np.ndarray:
     phases = np.exp(1j * np.angle(np.fft.rfft2(rng.standard_normal(img.shape))))
     out = np.abs(spec) * phases
     out[0, 0] = 0
-    return normalised(np.fft.irfft2(out, s=img.shape))
+    return normalized(np.fft.irfft2(out, s=img.shape))
 
 
 def spectral_flatness(image: Any) -> float:

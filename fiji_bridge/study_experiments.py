@@ -1,6 +1,6 @@
 """The study's five experiments beyond the classic one (issue 14), numpy only.
 
-Each function runs one experiment on a reference ``r`` (normalised here to mean 0, sd 1) and
+Each function runs one experiment on a reference ``r`` (normalized here to mean 0, sd 1) and
 returns a *block*: a dict with its parameters, every per-trial value, a summary with standard
 errors, fitted quantities with confidence intervals, and a one-line ``headline``.
 
@@ -118,7 +118,7 @@ def parse_experiments(text: Any) -> tuple[str, ...]:
 
 def _reference(reference: Any) -> np.ndarray:
     ref = checks.image_array(getattr(reference, "values", reference), "reference")
-    return spectra.normalised(ref)
+    return spectra.normalized(ref)
 
 
 def _n_list(n_list: Any) -> np.ndarray:
@@ -336,7 +336,7 @@ def snr_sweep(reference: Any, *, seed: int, truth: Any = None,
         t = spectra.phase_randomised(ref, rng)
         truth_name = "template amplitudes, random phases (stream_seed(seed, TRUTH_KEY, 0, 0))"
     else:
-        t = spectra.normalised(truth)
+        t = spectra.normalized(truth)
         if t.shape != ref.shape:
             raise ValueError(f"truth {t.shape} and reference {ref.shape} differ in shape. "
                              "Fix: pass a truth of the reference's size.")
@@ -516,7 +516,7 @@ def _padded(ref: np.ndarray, factor: int = 2) -> np.ndarray:
     canvas = np.zeros((factor * h, factor * w))
     y0, x0 = (factor * h - h) // 2, (factor * w - w) // 2
     canvas[y0:y0 + h, x0:x0 + w] = ref
-    return spectra.normalised(canvas)
+    return spectra.normalized(canvas)
 
 
 def _spectrum_name(e: float | None) -> str:

@@ -59,14 +59,14 @@ def test_flatness_white_is_one_and_padding_does_not_flatten(image):
     assert spectra.spectral_flatness(spectra.shaped_reference(image, 0.0)) == pytest.approx(1)
     assert spectra.spectral_flatness(spectra.shaped_reference(image, 1.5)) < 0.2
     canvas = np.zeros((48, 40))
-    canvas[12:36, 10:30] = spectra.normalised(image)
+    canvas[12:36, 10:30] = spectra.normalized(image)
     flat, padded = spectra.spectral_flatness(image), spectra.spectral_flatness(canvas)
     assert padded == pytest.approx(flat, rel=0.25)
 
 
 def test_phase_randomised_keeps_the_power_spectrum(image):
     out = spectra.phase_randomised(image, np.random.default_rng(0))
-    a, b = np.abs(np.fft.rfft2(out)), np.abs(np.fft.rfft2(spectra.normalised(image)))
+    a, b = np.abs(np.fft.rfft2(out)), np.abs(np.fft.rfft2(spectra.normalized(image)))
     a[0, 0] = b[0, 0] = 0
     assert np.allclose(a / a.sum(), b / b.sum())
     assert abs(np.corrcoef(out.ravel(), image.ravel())[0, 1]) < 0.3
