@@ -26,7 +26,9 @@ import tifffile
 __all__ = ["OutputError", "atomic_file", "check_free_space", "output_directory", "plain",
            "read_imagej_tiff", "results_summary", "run_files", "save_figure", "study_files",
            "study_record", "summary_rows", "write_csv", "write_imagej_tiff", "write_json",
-           "write_run_outputs", "write_study_outputs"]
+           "write_run_outputs", "write_study_outputs",
+           # issue 14: the study's five experiments
+           "experiment_files", "experiments_record", "write_experiment_outputs"]
 
 
 class OutputError(RuntimeError):
@@ -405,3 +407,35 @@ def write_study_outputs(ds: Any, slopes: dict, record: dict,
     """Write a study's JSON record, CSV table and two figures into ``directory``."""
     directory = Path(directory)
     return [write(ds, slopes, record, directory / name) for name, write in _STUDY_TABLE]
+
+
+# --------------------------------------------------------------------------------------------
+# the study's five experiments (blocks of fiji_bridge.study_experiments), issue 14
+# --------------------------------------------------------------------------------------------
+#: Keys of a block that are not written to study.json (the CSV has the rows; images are big).
+_BLOCK_SKIP = ("rows", "truth_image")
+
+
+def experiment_files(experiments: Any) -> list[str]:
+    """Files of the selected experiments: ``study_<name>.csv`` and ``study_<name>.png`` each."""
+    return [f"study_{name}{ext}" for name in experiments for ext in (".csv", ".png")]
+
+
+def experiments_record(blocks: dict[str, dict]) -> dict[str, Any]:
+    """``{name: block}`` made JSON-safe (:func:`plain`), without the CSV rows and images."""
+    return plain({name: {k: v for k, v in block.items() if k not in _BLOCK_SKIP}
+                  for name, block in blocks.items()})
+
+
+def write_experiment_outputs(blocks: dict[str, dict],
+                             directory: str | os.PathLike) -> list[Path]:
+    """Write ``study_<name>.csv`` (the block's rows) and ``study_<name>.png`` of each block."""
+    from fiji_bridge import study_figures
+
+    directory = Path(directory)
+    written = []
+    for name, block in blocks.items():
+        written.append(write_csv(directory / f"study_{name}.csv", block["rows"]))
+        written.append(save_figure(study_figures.experiment_figure(block),
+                                   directory / f"study_{name}.png"))
+    return written

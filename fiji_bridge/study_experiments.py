@@ -64,6 +64,7 @@ from fiji_bridge.soft_align import check_sigmas, soft_sum_spectra
 __all__ = [
     "DEFAULTS",
     "EXPERIMENTS",
+    "QUICK",
     "TRUTH_KEY",
     "convergence",
     "lowpass",
@@ -94,6 +95,15 @@ DEFAULTS: dict[str, dict[str, Any]] = {
                        "n_list": (100, 300, 1000, 3000, 10000), "trials": 8},
     "convergence": {"n_list": (300, 1000, 3000, 10000, 30000), "trials": 12,
                     "fractions": (0.01, 0.1, 1.0)},
+}
+
+#: Small parameters for a preview in seconds (``einstein-from-noise study --quick``, tests).
+QUICK: dict[str, dict[str, Any]] = {
+    "snr_sweep": {"amplitudes": (0.0, 0.3, 1.0), "n_list": (100, 400), "trials": 2},
+    "soft_alignment": {"sigmas": (1.0, 16.0), "n_list": (100, 400), "trials": 2},
+    "lowpass": {"cutoffs": (0.125, None), "n_list": (100, 400), "trials": 2},
+    "spectrum_shape": {"exponents": (0.0, None), "n_list": (100, 400), "trials": 2},
+    "convergence": {"n_list": (100, 400), "trials": 2, "fractions": (0.1, 1.0)},
 }
 
 

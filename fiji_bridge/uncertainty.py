@@ -30,6 +30,7 @@ the points along each trial's curve, which a least-squares covariance would igno
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -153,10 +154,14 @@ def cc_model(n: Any, rho: float, c: float) -> np.ndarray:
 def _fit_cc(n: np.ndarray, cc: np.ndarray) -> np.ndarray:
     from scipy.optimize import curve_fit
 
+    from scipy.optimize import OptimizeWarning
+
     p0 = (min(max(float(cc[-1]) * 1.05, 1e-3), 1.0), float(np.median(n)))
     try:
-        (rho, c), _ = curve_fit(cc_model, n, cc, p0=p0, bounds=([0.0, 0.0], [np.inf, np.inf]),
-                                maxfev=10000)
+        with warnings.catch_warnings():  # the covariance is not used (jackknife instead)
+            warnings.simplefilter("ignore", OptimizeWarning)
+            (rho, c), _ = curve_fit(cc_model, n, cc, p0=p0,
+                                    bounds=([0.0, 0.0], [np.inf, np.inf]), maxfev=10000)
     except (RuntimeError, ValueError):
         return np.array([math.nan, math.nan])
     return np.array([rho, c])

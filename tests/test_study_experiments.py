@@ -108,3 +108,62 @@ def test_signal_pass_on_dask_is_bit_identical(ref):
     dask = se.run_experiments(ref, "snr_sweep", seed=9, options=opts, scheduler="local")
     assert np.array_equal(local["snr_sweep"]["values"]["cc_truth"],
                           dask["snr_sweep"]["values"]["cc_truth"])
+
+
+# --------------------------------------------------------------------------------------------
+# command line: einstein-from-noise study --experiments ...
+# --------------------------------------------------------------------------------------------
+def test_cli_bad_experiment_names_fail_before_work(tmp_path, capsys):
+    from fiji_bridge import cli
+
+    out = tmp_path / "out"
+    assert cli.main(["study", "--experiments", "snr_sweep,bogus", "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Unknown experiment(s) 'bogus'" in err and "Fix" in err
+    assert not out.exists()
+
+
+@pytest.mark.imagej
+def test_cli_runs_the_selected_experiments_and_writes_one_block_each(ij, tmp_path, capsys):
+    import csv
+    import json
+
+    from fiji_bridge import cli
+
+    out = tmp_path / "study"
+    argv = ["study", "--size", "16", "--quick", "--seed", "3", "--out", str(out),
+            "--experiments", "snr_sweep,lowpass,convergence"]
+    assert cli.main(argv) == 0
+    names = {"study.json"} | {f"study_{e}.{x}" for e in ("snr_sweep", "lowpass", "convergence")
+                              for x in ("csv", "png")}
+    assert {p.name for p in out.iterdir()} == names
+    record = json.loads((out / "study.json").read_text())
+    assert record["experiments"] == ["snr_sweep", "lowpass", "convergence"]
+    assert record["seed"] == 3 and record["quick"] is True
+    assert np.array(record["snr_sweep"]["values"]["cc_truth"]).shape == (3, 2, 2)
+    assert "soft_alignment" not in record and "slopes" not in record  # not selected
+    rows = list(csv.DictReader((out / "study_lowpass.csv").open()))
+    assert {r["cutoff"] for r in rows} == {"0.125", ""}  # "" = unfiltered
+    for name in ("snr_sweep", "lowpass", "convergence"):
+        assert (out / f"study_{name}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    text = capsys.readouterr().out
+    for name in ("snr_sweep", "lowpass", "convergence"):
+        assert f"- {name}" in text
+    assert "±" in text
+
+
+def test_every_experiment_has_a_figure_and_a_json_block(ref, tmp_path):
+    import json
+
+    from fiji_bridge import io, study_figures
+
+    small = ref[::2, ::2]
+    blocks = se.run_experiments(small, "all", seed=2, options=se.QUICK)
+    assert list(blocks) == list(se.EXPERIMENTS)
+    for block in blocks.values():
+        fig = study_figures.experiment_figure(block)
+        assert fig.axes and type(fig).__name__ == "Figure"
+    text = json.dumps(io.experiments_record(blocks), allow_nan=False)
+    assert "truth_image" not in text and '"rows"' not in text
+    with pytest.raises(ValueError, match="not a study experiment block.*Fix"):
+        study_figures.experiment_figure({"experiment": "nope"})
