@@ -317,14 +317,15 @@ def write_run_outputs(data: Any, directory: str | os.PathLike, *, save_stacks: b
 # einstein-from-noise study: table, record, files
 # --------------------------------------------------------------------------------------------
 def summary_rows(ds: Any, slopes: dict) -> list[dict[str, Any]]:
-    """One row per (canvas, N): trial mean and sd of every metric, and the canvas's slopes.
+    """One row per (canvas, N): trial mean, sd and standard error of every metric, and the canvas's slopes.
 
     ``ds`` is :func:`fiji_bridge.study.run_study`'s Dataset, ``slopes`` its
     :func:`fiji_bridge.study.fit_slopes`.
     """
-    from fiji_bridge.study import GROUPS, TABLE_VARIABLES, mean_sd
+    from fiji_bridge.study import GROUPS, TABLE_VARIABLES, mean_sd, mean_se
 
     stats = {var: mean_sd(ds, var) for var in TABLE_VARIABLES}
+    errors = {var: mean_se(ds, var)[1] for var in TABLE_VARIABLES}
     rows = []
     for i, side in enumerate(ds["canvas"].values):
         for j, n in enumerate(ds["n"].values):
@@ -337,9 +338,11 @@ def summary_rows(ds: Any, slopes: dict) -> list[dict[str, Any]]:
             for var in TABLE_VARIABLES:
                 row[f"{var}_mean"] = float(stats[var][0][i, j])
                 row[f"{var}_sd"] = float(stats[var][1][i, j])
+                row[f"{var}_se"] = float(errors[var][i, j])
             for g, _, _ in GROUPS:
                 fit = slopes[int(side)][g]
                 row[f"slope_{g}"] = fit["slope"]
+                row[f"slope_{g}_se"] = fit["slope_se"]
                 row[f"intercept_{g}"] = fit["intercept"]
             rows.append(row)
     return rows

@@ -167,3 +167,20 @@ def test_every_experiment_has_a_figure_and_a_json_block(ref, tmp_path):
     assert "truth_image" not in text and '"rows"' not in text
     with pytest.raises(ValueError, match="not a study experiment block.*Fix"):
         study_figures.experiment_figure({"experiment": "nope"})
+
+
+def test_classic_study_canvases_of_a_trial_draw_independent_streams(ref):
+    from fiji_bridge import study
+
+    assert study.canvas_seed(5, 1, 0) == study.trial_seed(5, 1)
+    seeds = {study.canvas_seed(5, t, i) for t in range(3) for i in range(3)}
+    assert len(seeds) == 9
+    ds = study.run_study(ref[:16, :16], n_list=[20], trials=2, seed=5, canvases=[16, 32],
+                         workers=1)
+    cs = ds["canvas_seed"].values
+    assert cs.shape == (2, 2) and len(set(cs.ravel().tolist())) == 4
+    assert cs[0].tolist() == ds["trial_seed"].values.tolist()
+    slopes = study.fit_slopes(study.run_study(ref[:16, :16], n_list=[20, 80], trials=3, seed=5,
+                                              canvases=[16], workers=1))
+    fit = slopes[16]["top1"]
+    assert fit["slope_se"] > 0 and fit["ci_low"] < fit["slope"] < fit["ci_high"]
