@@ -119,7 +119,7 @@ def lowpass_figure(block: dict[str, Any]):
         if c is not None:
             ax2.axvline(c, color=line[0].get_color(), linestyle=":", linewidth=1)
     noise = 2 / np.sqrt(counts)
-    ax2.fill_between(freqs, -noise, noise, color="0.85", label="±2/sqrt(n_ring): noise level")
+    ax2.fill_between(freqs, -noise, noise, color="0.85", label="±2/sqrt(n_ring): noise of one average")
     _finish(ax1, "N", "CC with the unfiltered template", "CC vs N")
     _finish(ax2, "spatial frequency (cycles/pixel)", "FRC with the unfiltered template",
             f"FRC at N = {int(n[-1])} (trial mean; dotted: cutoffs)", logx=False)
@@ -159,7 +159,8 @@ def convergence_figure(block: dict[str, Any]):
     for g, (f, s) in enumerate(zip(block["fractions"], block["slopes"])):
         m, se = _mean_se(mse[g])
         ax1.errorbar(n, m, yerr=se, marker="o", capsize=3,
-                     label=f"strongest {f:.0%} ({s['n_components']} comp.): slope "
+                     label=f"{'all' if f == 1 else f'strongest {f:.0%}'} "
+                           f"({s['n_components']} comp.): slope "
                            f"{s['slope']:.2f} ± {s['se']:.2f}")
     m0 = _mean_se(mse[0])[0]
     mid = len(n) // 2
