@@ -536,7 +536,9 @@ def convergence(reference: Any, *, seed: int,
     head = (f"convergence: log-log slope of phase MSE vs N (theory -1 for strong components; "
             f"± jackknife se [95 % CI], {trials} trials): " + "; ".join(parts)
             + f". Phase MSE vs |R_k| at N={int(n_arr[-1])} over converged components: slope "
-              f"{_pm(mag_fit['slope'], mag_fit['se'], 2)} (theory, high-dimensional regime: -1)")
+              + (f"{_pm(mag_fit['slope'], mag_fit['se'], 2)}" if np.isfinite(mag_fit["slope"])
+                 else f"n/a (fewer than 2 bins below MSE {STRONG_MSE})")
+            + " (theory, high-dimensional regime: -1)")
     return {"experiment": "convergence", "headline": head, "fractions": list(fr),
             "n_list": n_arr, "trials": trials, "slopes": slopes,
             "magnitude": {"bin_centres": centres, "phase_mse_mean": b_m, "phase_mse_se": b_se,

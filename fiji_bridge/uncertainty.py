@@ -156,12 +156,12 @@ def _fit_cc(n: np.ndarray, cc: np.ndarray) -> np.ndarray:
 
     from scipy.optimize import OptimizeWarning
 
-    p0 = (min(max(float(cc[-1]) * 1.05, 1e-3), 1.0), float(np.median(n)))
+    p0 = (min(max(float(cc[-1]) * 1.05, 1e-3), 0.999), float(np.median(n)))
     try:
         with warnings.catch_warnings():  # the covariance is not used (jackknife instead)
             warnings.simplefilter("ignore", OptimizeWarning)
             (rho, c), _ = curve_fit(cc_model, n, cc, p0=p0,
-                                    bounds=([0.0, 0.0], [np.inf, np.inf]), maxfev=10000)
+                                    bounds=([0.0, 0.0], [1.0, np.inf]), maxfev=10000)
     except (RuntimeError, ValueError):
         return np.array([math.nan, math.nan])
     return np.array([rho, c])
@@ -170,7 +170,8 @@ def _fit_cc(n: np.ndarray, cc: np.ndarray) -> np.ndarray:
 def cc_limit(n: Any, cc_trials: Any) -> dict[str, Any]:
     """Fit ``CC(N) = ρ/sqrt(1 + c/N)`` (:func:`cc_model`) to the trial-mean CC curve.
 
-    ``scipy.optimize.curve_fit`` (``ρ, c >= 0``), jackknife over trials for the uncertainty.
+    ``scipy.optimize.curve_fit`` (``0 <= ρ <= 1``, ``c >= 0``), jackknife over trials for the
+    uncertainty.
 
     Returns
     -------
