@@ -181,11 +181,17 @@ def build_parser() -> argparse.ArgumentParser:
     _run_parser(run)
     run.set_defaults(handler=_run)
     study = commands.add_parser(
-        "study", help="Monte Carlo: CC and Fourier-phase error vs N, power-spectrum effect",
-        description="Monte Carlo study of the Einstein-from-noise bias: CC with the reference "
-                    "and Fourier-phase MSE (per magnitude group) versus N over several trials, "
-                    "and the effect of zero-padding the reference into larger canvases. Writes "
-                    "study.json, study.csv, study_cc.png, study_phase.png.")
+        "study", help="Monte Carlo: true signal vs template bias, soft alignment, filtered "
+                      "references, spectrum shape, convergence against theory",
+        description="Monte Carlo study of the Einstein-from-noise bias, over independent trials "
+                    "with standard errors: snr_sweep (a true image at amplitude s plus noise), "
+                    "soft_alignment (Sigworth's weights), lowpass (filtered templates), "
+                    "spectrum_shape (same phases, prescribed spectra: CC and fitted CC_inf), "
+                    "convergence (phase MSE vs N and |R_k| against Balanov, Huleihel & "
+                    "Bendory); 'classic' adds CC and phase MSE vs N per canvas (--n-list, "
+                    "--trials, --pad). Writes study.json (one block per experiment) and "
+                    "study_<experiment>.csv/.png (classic: study.csv, study_cc.png, "
+                    "study_phase.png).")
     _study_parser(study)
     study.set_defaults(handler=_study)
     return parser
