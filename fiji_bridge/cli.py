@@ -122,13 +122,14 @@ def _study_parser(parser: argparse.ArgumentParser) -> None:
     _common_options(parser, size=study.DEFAULT_SIZE, out="study")
     n_list = ",".join(map(str, study.DEFAULT_N_LIST))
     parser.add_argument("--n-list", default=n_list,
-                        help=f"comma-separated numbers of averaged images N (default {n_list})")
+                        help=f"classic: comma-separated numbers of averaged images N "
+                             f"(default {n_list})")
     parser.add_argument("--trials", type=int, default=study.DEFAULT_TRIALS,
-                        help=f"Monte Carlo trials, fresh noise each (default "
+                        help=f"classic: Monte Carlo trials, fresh noise each (default "
                              f"{study.DEFAULT_TRIALS}); trial t uses SeedSequence(seed).spawn "
                              "child t")
     parser.add_argument("--pad", default=study.DEFAULT_PAD,
-                        help="comma-separated canvas sizes for the power-spectrum experiment: "
+                        help="classic: comma-separated canvas sizes (zero-padding): "
                              "'2x' = twice the reference side, a plain number = side in pixels "
                              f"(default {study.DEFAULT_PAD})")
     parser.add_argument("--scheduler", default=None,

@@ -34,6 +34,10 @@ errors, fitted quantities with confidence intervals, and a one-line ``headline``
     1 %, 10 %, all), its log-log slope, and the per-component phase MSE at the largest N against
     ``|R_k|``, beside the theory of Balanov, Huleihel & Bendory (arXiv:2407.05277).
 
+Every experiment function takes ``runner``, a :class:`fiji_bridge.study_runner.StudyRunner`
+(in-process threads when omitted); :func:`run_experiments` opens one for all of them, on Dask
+when given a scheduler. The results do not depend on where they ran.
+
 Random streams
 --------------
 Trial ``t`` of variant ``v`` (an amplitude, a cutoff, a spectrum; 0 where there is one) of
