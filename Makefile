@@ -5,11 +5,12 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
-# What the Debian packages provide: Java 11+, ImageJ 1.x, Rhino (ImageJ's JavaScript), Xvfb.
-APT_PACKAGES := default-jre-headless libij-java librhino-java xvfb xauth
+# What the Debian packages provide: Java 11+, ImageJ 1.x, Rhino (ImageJ's JavaScript), Xvfb,
+# Chromium (the headless browser the report test renders report.html in).
+APT_PACKAGES := default-jre-headless libij-java librhino-java xvfb xauth chromium
 SUDO := $(shell [ "$$(id -u)" = 0 ] || command -v sudo >/dev/null && [ "$$(id -u)" != 0 ] && echo sudo)
 
-.PHONY: all setup system venv demo test bench clean
+.PHONY: all setup system venv demo test bench notebook clean
 
 all: setup
 
@@ -23,12 +24,14 @@ system:
 	ls /usr/share/java/js.jar /usr/share/java/rhino.jar >/dev/null 2>&1 || missing="$$missing librhino-java"; \
 	command -v Xvfb >/dev/null 2>&1 || missing="$$missing xvfb"; \
 	command -v xauth >/dev/null 2>&1 || missing="$$missing xauth"; \
+	command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 \
+	  || missing="$$missing chromium"; \
 	$(PYTHON) -c 'import venv, ensurepip' >/dev/null 2>&1 || missing="$$missing python3-venv"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing Debian packages:$$missing"; \
 	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
 	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
-	else echo "Debian packages: all present (Java, ImageJ 1.x, Rhino, Xvfb, xauth)"; fi
+	else echo "Debian packages: all present (Java, ImageJ 1.x, Rhino, Xvfb, xauth, Chromium)"; fi
 
 venv: $(VENV)/.installed
 
@@ -44,6 +47,11 @@ demo: setup
 
 test: setup
 	$(PY) -m pytest -q
+
+# The tutorial (docs/tutorial.ipynb) in JupyterLab; installs JupyterLab into the venv when missing.
+notebook: setup
+	$(PY) -c 'import jupyterlab' >/dev/null 2>&1 || $(PY) -m pip install -q -e ".[test,notebook]"
+	$(VENV)/bin/jupyter lab docs/tutorial.ipynb
 
 bench: setup
 	$(PY) bench/bench_engine.py --dask

@@ -95,6 +95,11 @@ def _run_parser(run: argparse.ArgumentParser) -> None:
                      help="noise images kept with their correlation maps (default 16)")
     run.add_argument("--save-stacks", action="store_true",
                      help="also write the full noise and aligned stacks")
+    run.add_argument("--netcdf", action="store_true",
+                     help="also write results.nc: the whole xarray Dataset as netCDF")
+    run.add_argument("--show", action="store_true",
+                     help="then show the reference, averages and examples in ImageJ windows on "
+                          "$DISPLAY and wait until ImageJ is closed")
     scale = run.add_argument_group("speed and scale (results do not depend on these)")
     scale.add_argument("--scheduler", metavar="ADDRESS", default=None,
                        help="run the alignment on Dask: 'local' (2-worker cluster on this "
@@ -235,12 +240,13 @@ def _run(args: argparse.Namespace) -> int:
         size=args.size, counts=counts,
         n_images=None if particles is None else len(particles),
         seed=experiment.DEFAULT_SEED if args.seed is None else args.seed, engine=args.engine,
-        examples=args.examples, imagej_location=args.imagej, display=args.display,
+        examples=args.examples, imagej_location=args.imagej,
+        display="existing" if args.show and args.display == "auto" else args.display,
         keep_stacks=args.save_stacks, control_reference=args.control_reference,
         class_references=args.classes, rotation_step=args.rotation_step,
         scheduler=args.scheduler, block_size=args.block_size, workers=args.workers)
     names = io.run_files(examples=config.examples > 0, controls=config.controls_asked,
-                         save_stacks=config.keep_stacks)
+                         save_stacks=config.keep_stacks, netcdf=args.netcdf)
     output = io.output_directory(args.out, names, force=args.force)  # checked before work
     if config.keep_stacks:
         needed = 2 * config.total * config.size * config.size * 4 * 1.01 + 2**20
@@ -253,8 +259,12 @@ def _run(args: argparse.Namespace) -> int:
         data = experiment.einstein_from_noise(args.reference, config, particles=particles,
                                               progress=progress)
     with output as directory:
-        io.write_run_outputs(data, directory, save_stacks=config.keep_stacks)
+        io.write_run_outputs(data, directory, save_stacks=config.keep_stacks, netcdf=args.netcdf)
     _print_summary(data, output.out)
+    if args.show:
+        from fiji_bridge.imagej import show_run
+
+        show_run(output.out)
     return 0
 
 
@@ -373,7 +383,7 @@ def _print_summary(data, out) -> None:
         rotation = attrs["control_rotation"]
         print(f"control: rotation+translation (step {rotation['angle_step']:g} deg) "
               f"CC {rotation['cc']:.3f}")
-    print(f"wrote {out}/ (figure.png, results.json, averages.tif, ...)")
+    print(f"wrote {out}/ (report.html, figure.png, results.json, averages.tif, ...)")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

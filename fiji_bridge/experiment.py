@@ -205,7 +205,11 @@ def einstein_from_noise(
         ``reference`` (y, x); ``averages`` and ``unaligned_averages`` (count, y, x); ``cc`` and
         ``cc_unaligned`` (count); ``shifts`` (image, axis=[dy, dx]); ``peaks`` (image);
         ``noise_examples``, ``aligned_examples``, ``correlation_maps`` (example, y, x; maps
-        peak-centred as ImageJ shows them); with ``keep_stacks`` also ``noise`` and ``aligned``.
+        peak-centred as ImageJ shows them); with ``keep_stacks`` also ``noise`` and ``aligned``;
+        ``frc`` (count, frequency): Fourier ring correlation of each average with the
+        reference.  Coordinates carry ``units``: ``y``, ``x`` pixels (indices), ``count``
+        counts, ``frequency`` cycles/pixel (:func:`fiji_bridge.netcdf.add_units`); save with
+        :func:`fiji_bridge.netcdf.save`.
         ``attrs`` hold every parameter, versions and checks (see ``results.json``).
 
     Notes
@@ -491,4 +495,19 @@ def _finish(data: xr.Dataset, ref: Reference, handle: imagej.ImageJ, seed: int, 
         "peak": _stats(data["peaks"].values),
         "timings": dict(timings),
     })
+    _add_frc_and_units(data, ref)
+
+
+def _add_frc_and_units(data: xr.Dataset, ref: Reference) -> None:
+    """``frc`` (count, frequency): Fourier ring correlation of each average with the reference
+    (:func:`fiji_bridge.metrics.frc`, rings in cycles/pixel); units on the coordinates
+    (:func:`fiji_bridge.netcdf.add_units`)."""
+    from fiji_bridge import netcdf
+
+    rows = [metrics.frc(average, ref.image) for average in data["averages"].values]
+    data.coords["frequency"] = ("frequency", rows[0][0])
+    data["frc"] = (("count", "frequency"), np.stack([values for _, values in rows]))
+    data["frc"].attrs["description"] = "Fourier ring correlation of the aligned average with " \
+                                       "the reference"
+    netcdf.add_units(data)
 

@@ -273,6 +273,26 @@ def _experiment_png(data: Any, path: Path) -> Path:
     return save_figure(figures.experiment_figure(data), path)
 
 
+def _netcdf(data: Any, path: Path) -> Path:
+    from fiji_bridge import netcdf
+
+    with atomic_file(path) as tmp:
+        netcdf.save(data, tmp)
+    return path
+
+
+def _report(data: Any, path: Path) -> Path:
+    from fiji_bridge import report
+
+    folder = path.parent
+    written = [name for name, _, _ in _RUN_TABLE if (folder / name).is_file()]
+    figure = folder / "figure.png" if "figure.png" in written else None
+    with atomic_file(path) as tmp:
+        tmp.write_text(report.build_report(data, files=written, directory=folder, figure=figure),
+                       encoding="utf-8")
+    return path
+
+
 #: The files of ``einstein-from-noise run``, in writing order: (name, when, writer). ``when``
 #: names the option that asks for the file; :func:`run_files` and :func:`write_run_outputs`
 #: both walk this table, so the names checked before a run are the names written.
@@ -293,23 +313,31 @@ _RUN_TABLE: tuple[tuple[str, str, Callable[[Any, Path], Path]], ...] = (
     ("aligned_stack.tif", "save_stacks", _tiff("aligned")),
     ("figure.png", "figure", _experiment_png),
     ("results.json", "always", lambda data, path: write_json(path, results_summary(data))),
+    ("results.nc", "netcdf", _netcdf),
+    ("report.html", "report", _report),  # last: it links every file written before it
 )
 
 
 def run_files(*, examples: bool = True, controls: bool = False, save_stacks: bool = False,
-              figure: bool = True) -> list[str]:
+              figure: bool = True, netcdf: bool = False, report: bool = True) -> list[str]:
     """Names of the files :func:`write_run_outputs` writes for these options."""
     asked = {"always": True, "examples": examples, "controls": controls,
-             "save_stacks": save_stacks, "figure": figure}
+             "save_stacks": save_stacks, "figure": figure, "netcdf": netcdf, "report": report}
     return [name for name, when, _ in _RUN_TABLE if asked[when]]
 
 
 def write_run_outputs(data: Any, directory: str | os.PathLike, *, save_stacks: bool = False,
-                      figure: bool = True) -> list[Path]:
-    """Write the files of a run (:func:`run_files` names them) into ``directory``."""
+                      figure: bool = True, netcdf: bool = False,
+                      report: bool = True) -> list[Path]:
+    """Write the files of a run (:func:`run_files` names them) into ``directory``.
+
+    ``netcdf`` adds ``results.nc`` (:func:`fiji_bridge.netcdf.save`); ``report`` writes
+    ``report.html`` last, linking every other file (:func:`fiji_bridge.report.build_report`).
+    """
     directory = Path(directory)
     names = run_files(examples=int(data.sizes.get("example", 0)) > 0,
-                      controls="control_images" in data, save_stacks=save_stacks, figure=figure)
+                      controls="control_images" in data, save_stacks=save_stacks, figure=figure,
+                      netcdf=netcdf, report=report)
     return [write(data, directory / name) for name, _, write in _RUN_TABLE if name in names]
 
 
