@@ -142,7 +142,8 @@ def test_cli_runs_the_selected_experiments_and_writes_one_block_each(ij, tmp_pat
     assert record["seed"] == 3 and record["quick"] is True
     assert np.array(record["snr_sweep"]["values"]["cc_truth"]).shape == (3, 2, 2)
     assert "soft_alignment" not in record and "slopes" not in record  # not selected
-    rows = list(csv.DictReader((out / "study_lowpass.csv").open()))
+    with (out / "study_lowpass.csv").open() as fh:
+        rows = list(csv.DictReader(fh))
     assert {r["cutoff"] for r in rows} == {"0.125", ""}  # "" = unfiltered
     for name in ("snr_sweep", "lowpass", "convergence"):
         assert (out / f"study_{name}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
