@@ -13,6 +13,7 @@ import sys
 from collections.abc import Callable
 
 from fiji_bridge import imagej
+from fiji_bridge.imagej.display import probe_display
 
 __all__ = ["checkup"]
 
@@ -29,6 +30,9 @@ def checkup(output: Callable[[str], None] = print, *, imagej_location: str | Non
     """Print a report on Java, ImageJ, Python packages and the display; return an exit status.
 
     ImageJ is started in this process (once), so the report says what really runs.
+
+    Never raises for what it finds: a failed start is reported with its fix in the advice
+    (the advice is "none" only when ImageJ started and nothing is missing).
 
     Returns
     -------
@@ -62,7 +66,7 @@ def checkup(output: Callable[[str], None] = print, *, imagej_location: str | Non
         source = None
 
     xvfb = shutil.which("Xvfb")
-    output(f"  DISPLAY       {os.environ.get('DISPLAY') or '(not set)'}")
+    output(f"  DISPLAY       {_display_line(os.environ.get('DISPLAY', '').strip())}")
     output(f"  Xvfb          {xvfb or 'not installed'}")
     if xvfb is None and not os.environ.get("DISPLAY"):
         advice.append("apt-get install xvfb xauth   # lets plain ImageJ 1.x run menu commands "
@@ -71,9 +75,12 @@ def checkup(output: Callable[[str], None] = print, *, imagej_location: str | Non
     status = 0
     try:
         handle = imagej.start(imagej_location, display=display)
-    except (imagej.ImageJStartError, ValueError) as exc:
-        output(f"  ImageJ start  FAILED: {exc}")
+    except Exception as exc:  # doctor never crashes: whatever went wrong is the finding
+        known = isinstance(exc, (imagej.ImageJStartError, ValueError))
+        output(f"  ImageJ start  FAILED: {exc if known else f'{type(exc).__name__}: {exc}'}")
         status = 1
+        fix = str(exc).partition("Fix: ")[2].strip()
+        advice.append(fix or "report this failure (the line above) with the output of doctor")
         if source is None:
             advice.append("apt-get install -y --no-install-recommends default-jre-headless "
                           "libij-java xvfb xauth   # offline ImageJ 1.x")
@@ -84,6 +91,10 @@ def checkup(output: Callable[[str], None] = print, *, imagej_location: str | Non
         output(f"  java (JVM)    {java['version']} ({java['vendor']})")
         output(f"  commands      menu commands (IJ.run) and macros with run(): "
                f"{'yes' if handle.can_run_commands else 'no (headless ImageJ 1.x)'}")
+        if handle.display_note:
+            output(f"  display note  {handle.display_note}")
+            advice.append("fix or unset DISPLAY (it points to no X server); until then a "
+                          "private display is used")
         if handle.quirks:
             output(f"  quirks        {', '.join(sorted(handle.quirks))} (measured; corrected "
                    "by fiji_bridge)")
@@ -100,3 +111,11 @@ def checkup(output: Callable[[str], None] = print, *, imagej_location: str | Non
     else:
         output("advice: none; everything needed is here.")
     return status
+
+
+def _display_line(display: str) -> str:
+    """``$DISPLAY`` and whether an X server answers there (probed without Java)."""
+    if not display:
+        return "(not set)"
+    problem = probe_display(display)
+    return f"{display} (reachable)" if problem is None else f"{display} (UNREACHABLE: {problem})"

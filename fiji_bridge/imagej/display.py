@@ -98,11 +98,15 @@ class Xvfb:
         Its display name, e.g. ``":3"``.
     process : subprocess.Popen
         The Xvfb process; it leads its own process group.
+    dies_with_parent : bool
+        Whether it has the parent-death signal (Linux, started from the main thread).
     """
 
-    def __init__(self, process: subprocess.Popen, display: str) -> None:
+    def __init__(self, process: subprocess.Popen, display: str,
+                 dies_with_parent: bool = False) -> None:
         self.process = process
         self.display = display
+        self.dies_with_parent = dies_with_parent
 
     @property
     def pid(self) -> int:
@@ -167,12 +171,13 @@ def start_xvfb(width: int = 1280, height: int = 1024, depth: int = 24, *,
         raise FileNotFoundError("the Xvfb program is not installed")
     read_end, write_end = os.pipe()
     log = tempfile.TemporaryFile()
+    die_with_parent = _death_signal_setter()
     try:
         process = subprocess.Popen(
             [binary, "-displayfd", str(write_end), "-screen", "0", f"{width}x{height}x{depth}",
              "-nolisten", "tcp"],
             stdin=subprocess.DEVNULL, stdout=log, stderr=log, pass_fds=(write_end,),
-            start_new_session=True, preexec_fn=_death_signal_setter(),
+            start_new_session=True, preexec_fn=die_with_parent,
         )
     except BaseException:
         os.close(read_end)
@@ -180,7 +185,7 @@ def start_xvfb(width: int = 1280, height: int = 1024, depth: int = 24, *,
         log.close()
         raise
     os.close(write_end)
-    server = Xvfb(process, "")
+    server = Xvfb(process, "", dies_with_parent=die_with_parent is not None)
     text = b""
     deadline = time.monotonic() + timeout
     try:

@@ -149,18 +149,22 @@ class _Watchdog:
 
     def _look(self) -> None:
         if not self.headless:
-            for text in self._close_dialogs():
+            # Closing a dialog wakes the call it blocked; that call's end() waits for this
+            # lock, so the dialog's text is on its record before it looks.
+            with self.closing:
+                texts = self._close_dialogs()
                 with self.lock:
                     calls = list(self.calls.values())
-                    known = [m for m in self.expected if _same_message(m, text)]
-                    if known:  # the dialog of an IJ.error its call has already read
-                        self.expected.remove(known[0])
-                        continue
-                for call in calls:
-                    call.dialogs.append(text)
-                if not calls:
-                    self.strays.append(text)
-                    sys.stderr.write(f"fiji_bridge: closed an ImageJ dialog: {text}\n")
+                    for text in texts:
+                        known = [m for m in self.expected if _same_message(m, text)]
+                        if known:  # the dialog of an IJ.error its call has already read
+                            self.expected.remove(known[0])
+                            continue
+                        for call in calls:
+                            call.dialogs.append(text)
+                        if not calls:
+                            self.strays.append(text)
+                            sys.stderr.write(f"fiji_bridge: closed an ImageJ dialog: {text}\n")
         now = time.monotonic()
         with self.lock:
             calls = list(self.calls.values())
@@ -168,33 +172,33 @@ class _Watchdog:
             if not call.timed_out and now > call.deadline:
                 call.timed_out = True
                 if not self.headless:
-                    call.dialogs.extend(self._close_dialogs(every_window=True))
+                    with self.closing:
+                        call.dialogs.extend(self._close_dialogs(every_window=True))
                 call.java_thread.interrupt()
             elif call.timed_out and now > call.deadline + GRACE:
                 self._give_up(call)
 
     def _close_dialogs(self, every_window: bool = False) -> list[str]:
         """Close every showing dialog (every showing window but the hidden main ImageJ one
-        when ``every_window``); return their texts."""
+        when ``every_window``); return their texts.  The caller holds ``self.closing``."""
         window_class = jclass("java.awt.Window")
         dialog_class = jclass("java.awt.Dialog")
         event_class = jclass("java.awt.event.WindowEvent")
         main_window = jclass("ij.IJ").getInstance()
         texts = []
-        with self.closing:
-            for window in window_class.getWindows():
-                if not window.isShowing() or (main_window is not None
-                                              and window.equals(main_window)):
-                    continue
-                if not (every_window or isinstance(window, dialog_class)):
-                    continue
-                try:
-                    texts.append(_dialog_text(window) or str(window.getClass().getName()))
-                finally:
-                    # As a user closing it: ImageJ's listeners cancel and wake the waiting
-                    # thread (dispose() alone leaves e.g. WaitForUserDialog's thread waiting).
-                    window.dispatchEvent(event_class(window, event_class.WINDOW_CLOSING))
-                    window.dispose()
+        for window in window_class.getWindows():
+            if not window.isShowing() or (main_window is not None
+                                          and window.equals(main_window)):
+                continue
+            if not (every_window or isinstance(window, dialog_class)):
+                continue
+            try:
+                texts.append(_dialog_text(window) or str(window.getClass().getName()))
+            finally:
+                # As a user closing it: ImageJ's listeners cancel and wake the waiting
+                # thread (dispose() alone leaves e.g. WaitForUserDialog's thread waiting).
+                window.dispatchEvent(event_class(window, event_class.WINDOW_CLOSING))
+                window.dispose()
         return texts
 
     def _give_up(self, call: _Call) -> None:
@@ -207,7 +211,10 @@ class _Watchdog:
         try:
             from fiji_bridge.imagej import session
 
-            session.stop_xvfb()
+            # Stopping Xvfb under a running JVM makes AWT exit the process with status 1, so
+            # only when Xvfb would not follow us by itself (its parent-death signal).
+            if not session.xvfb_dies_with_us():
+                session.stop_xvfb()
         finally:
             os._exit(STUCK_EXIT_STATUS)
 
@@ -220,7 +227,7 @@ class _Watchdog:
         return call
 
     def end(self, call: _Call) -> None:
-        with self.lock:
+        with self.closing, self.lock:  # after the watchdog has filed what it closed
             self.calls.pop(id(call), None)
 
     def stop(self) -> None:

@@ -50,6 +50,7 @@ __all__ = [
     "shutdown",
     "start",
     "stop_xvfb",
+    "xvfb_dies_with_us",
     "xvfb_pid",
 ]
 
@@ -223,6 +224,11 @@ def stop_xvfb() -> None:
 def xvfb_pid() -> int | None:
     """Process id of the private Xvfb this process started (and still runs), or None."""
     return None if _xvfb is None else _xvfb.pid
+
+
+def xvfb_dies_with_us() -> bool:
+    """Whether the private Xvfb (if any) ends by itself when this process ends."""
+    return _xvfb is None or _xvfb.dies_with_parent
 
 
 def shutdown() -> None:
