@@ -61,7 +61,7 @@ def checkup(output: Callable[[str], None] = print, *, imagej_location: str | Non
     try:
         source = imagej.resolve(imagej_location)
         output(f"  imagej        {source.kind} {source.location} (from {source.origin})")
-    except imagej.ImageJStartError as exc:
+    except Exception as exc:  # ImageJStartError, or anything else: reported, never raised
         output(f"  imagej        NOT FOUND: {exc}")
         source = None
 

@@ -352,3 +352,27 @@ def test_probe_display_finds_a_real_server_and_misses_a_stopped_one():
         server.stop()
     assert "no X server" in probe_display(server.display)
     assert "not an X display name" in probe_display("nonsense")
+
+
+@needs_xvfb
+@needs_proc
+def test_shutdown_stops_java_and_xvfb_and_forbids_a_restart(run_python):
+    result = run_python("""
+        from fiji_bridge import imagej
+        from fiji_bridge.imagej import session
+        imagej.start(display="xvfb")
+        print("XVFB", session.xvfb_pid(), flush=True)
+        imagej.shutdown()
+        imagej.shutdown()  # twice is fine
+        print("CURRENT", imagej.current(), session.xvfb_pid())
+        try:
+            imagej.start()
+        except imagej.ImageJStartError as exc:
+            print("RESTART", exc)
+    """, timeout=120)
+    assert result.returncode == 0, result.stderr
+    xvfb = int(result.stdout.split("XVFB")[1].split()[0])
+    assert not _alive(xvfb)  # shutdown() waited for it
+    assert "CURRENT None None" in result.stdout
+    assert "RESTART ImageJ was shut down in this process" in result.stdout
+    assert "Traceback" not in result.stderr

@@ -90,11 +90,16 @@ def _dialog_text(window: Any) -> str:
     return ": ".join(p for p in (title, message) if p)
 
 
+_fields: dict[str, Any] = {}
+
+
 def _error_message_field() -> Any:
     """ImageJ's ``IJ.lastErrorMessage`` (set by every ``IJ.error``), made writable."""
-    field = jclass("ij.IJ").class_.getDeclaredField("lastErrorMessage")
-    field.setAccessible(True)
-    return field
+    if "lastErrorMessage" not in _fields:
+        field = jclass("ij.IJ").class_.getDeclaredField("lastErrorMessage")
+        field.setAccessible(True)
+        _fields["lastErrorMessage"] = field
+    return _fields["lastErrorMessage"]
 
 
 def _same_message(message: str, dialog_text: str) -> bool:
