@@ -85,7 +85,7 @@ def check_image_file(path: str | os.PathLike, *, warn: bool = True) -> ImageFile
     FileNotFoundError
         No such file.
     ValueError
-        A folder, an empty file, or a file that cannot be fully decoded (truncated TIFF, PNG
+        A folder, an unreadable or empty file, or a file that cannot be fully decoded (truncated TIFF, PNG
         or JPEG, broken compressed data): one sentence with the fix.
     """
     file = Path(path)
@@ -93,12 +93,16 @@ def check_image_file(path: str | os.PathLike, *, warn: bool = True) -> ImageFile
         raise ValueError(f"{file} is a folder, not an image file. Fix: pass the image's path.")
     if not file.is_file():
         raise FileNotFoundError(f"Image file {file} does not exist. Fix: check the path.")
-    size = file.stat().st_size
+    try:
+        size = file.stat().st_size
+        with open(file, "rb") as handle:
+            head = handle.read(4)
+    except OSError as exc:  # e.g. no read permission
+        raise ValueError(f"The image file {file} cannot be read ({exc.strerror or exc}). "
+                         "Fix: check its permissions.") from None
     if size == 0:
         raise ValueError(f"The image file {file} is empty (0 bytes). Fix: pass the complete "
                          "image file.")
-    with open(file, "rb") as handle:
-        head = handle.read(4)
     if head in _TIFF_MAGIC:
         info = _check_tiff(file)
     else:

@@ -273,7 +273,7 @@ def _start_long_run(tmp_path: Path) -> tuple[subprocess.Popen, int]:
         return java and bool(_xvfb_children(process.pid))
 
     _wait_for(java_and_xvfb, 180, "Java and Xvfb to start")
-    time.sleep(2)  # into the work (ImageJ prepares the reference, alignment starts)
+    time.sleep(1)  # into the work (ImageJ prepares the reference, alignment starts)
     return process, _xvfb_children(process.pid)[0]
 
 
