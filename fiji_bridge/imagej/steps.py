@@ -84,7 +84,8 @@ def convert_to_32bit(imp: Any, *, route: str = "api") -> Any:
     if route == "command":
         run_command(imp, "32-bit")
     else:
-        jclass("ij.process.ImageConverter")(imp).convertToGray32()
+        converter = jclass("ij.process.ImageConverter")(imp)
+        guarded_call("Image>Type>32-bit", converter.convertToGray32)
     return imp
 
 
@@ -268,7 +269,9 @@ def z_project_average(imp: Any, start: int = 1, stop: int | None = None, *,
         finally:
             interpreter.batchMode = was_batch
     else:
-        result = jclass("ij.plugin.ZProjector").run(source, "avg", start, stop_arg)
+        projector = jclass("ij.plugin.ZProjector")
+        result = guarded_call("Z Project (Average Intensity)",
+                              lambda: projector.run(source, "avg", start, stop_arg))
     result.setTitle(f"AVG_{imp.getTitle()}")
     return result
 
