@@ -376,3 +376,29 @@ def test_shutdown_stops_java_and_xvfb_and_forbids_a_restart(run_python):
     assert "CURRENT None None" in result.stdout
     assert "RESTART ImageJ was shut down in this process" in result.stdout
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("display", ["xvfb", "headless"])
+def test_ctrl_c_interrupts_a_long_imagej_call(tmp_path, display):
+    if display == "xvfb" and not HAS_XVFB:
+        pytest.skip("needs Xvfb (apt-get install xvfb xauth)")
+    code = f"""
+import time
+from fiji_bridge import imagej
+from fiji_bridge.imagej import guard, session
+imagej.start(display={display!r})
+Thread = session.java_class("java.lang.Thread")
+print("ready", flush=True)
+try:
+    guard.guarded_call("the long call", lambda: Thread.sleep(10**9))
+except KeyboardInterrupt:
+    print("KeyboardInterrupt", flush=True)
+"""
+    process = subprocess.Popen([sys.executable, "-c", code], cwd=tmp_path, env=_env(),
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert process.stdout.readline().strip() == "ready"
+    time.sleep(0.5)  # into the Java call
+    process.send_signal(signal.SIGINT)
+    out, err = process.communicate(timeout=60)  # without the interrupt: a 30-year sleep
+    assert "KeyboardInterrupt" in out, err
+    assert process.returncode == 0 and "Traceback" not in err

@@ -17,6 +17,10 @@ on the calling thread or on AWT's event thread.  One watchdog thread runs for th
   :data:`GRACE` more seconds, no Python code can take the thread back, so the watchdog says so
   on stderr and ends the process with status :data:`STUCK_EXIT_STATUS` after stopping Xvfb:
   a run never waits forever.
+* Ctrl-C during a long ImageJ call: Python's handler runs only when the main thread is back in
+  Python, so the watchdog also reads Python's signal wake-up pipe (``signal.set_wakeup_fd``,
+  when nobody else uses it) and interrupts the Java calls in flight; the
+  ``KeyboardInterrupt`` then comes at once instead of after the call.
 
 :func:`run_command` runs a menu command that way.
 """
@@ -24,6 +28,8 @@ on the calling thread or on AWT's event thread.  One watchdog thread runs for th
 from __future__ import annotations
 
 import os
+import select
+import signal
 import sys
 import threading
 import time
@@ -117,6 +123,7 @@ class _Call:
         self.java_thread = jclass("java.lang.Thread").currentThread()
         self.dialogs: list[str] = []
         self.timed_out = False
+        self.signalled = False  # a signal (Ctrl-C) arrived while it ran: it was interrupted
 
 
 class _Watchdog:
@@ -131,6 +138,7 @@ class _Watchdog:
         self.closing = threading.Lock()  # one thread closes dialogs at a time
         self.stop_event = threading.Event()
         self.wake = threading.Event()
+        self.signal_pipe: tuple[int, int] | None = None
         self.thread = threading.Thread(target=self._run, name="fiji_bridge-imagej-watchdog",
                                        daemon=True)
 
@@ -149,8 +157,29 @@ class _Watchdog:
                 pass
             with self.lock:
                 busy = bool(self.calls)
-            self.wake.wait(_POLL_BUSY if busy else _POLL_IDLE)
-            self.wake.clear()
+            pause = _POLL_BUSY if busy else _POLL_IDLE
+            if self.signal_pipe is None:
+                self.wake.wait(pause)
+                self.wake.clear()
+            elif select.select([self.signal_pipe[0]], [], [], pause)[0]:
+                self._signalled()
+
+    def _signalled(self) -> None:
+        """A signal with a Python handler arrived (Ctrl-C): interrupt the Java calls in flight.
+
+        Python runs its handler (``KeyboardInterrupt``) only when the main thread is back in
+        Python; a long ImageJ call would delay it until the call ends.  Interrupting the
+        call's Java thread ends the wait at once.
+        """
+        try:
+            os.read(self.signal_pipe[0], 512)
+        except OSError:
+            return
+        with self.lock:
+            calls = list(self.calls.values())
+        for call in calls:
+            call.signalled = True
+            call.java_thread.interrupt()
 
     def _look(self) -> None:
         if not self.headless:
@@ -235,11 +264,39 @@ class _Watchdog:
         with self.closing, self.lock:  # after the watchdog has filed what it closed
             self.calls.pop(id(call), None)
 
+    def listen_for_signals(self) -> None:
+        """Have Python's C signal handler write to a pipe the watchdog reads
+        (``signal.set_wakeup_fd``); only from the main thread, only if nobody else uses it."""
+        if threading.current_thread() is not threading.main_thread():
+            return
+        read_end, write_end = os.pipe()
+        os.set_blocking(read_end, False)
+        os.set_blocking(write_end, False)
+        try:
+            previous = signal.set_wakeup_fd(write_end, warn_on_full_buffer=False)
+        except (ValueError, OSError):
+            previous = None
+        if previous != -1:  # in use (e.g. asyncio): leave it alone
+            if previous is not None:
+                signal.set_wakeup_fd(previous)
+            os.close(read_end)
+            os.close(write_end)
+            return
+        self.signal_pipe = (read_end, write_end)
+
     def stop(self) -> None:
         self.stop_event.set()
         self.wake.set()
         if self.thread.is_alive() and self.thread is not threading.current_thread():
             self.thread.join(5)
+        if self.signal_pipe is not None and not self.thread.is_alive():
+            if threading.current_thread() is threading.main_thread():
+                current = signal.set_wakeup_fd(-1)
+                if current != self.signal_pipe[1]:  # someone replaced ours: put theirs back
+                    signal.set_wakeup_fd(current)
+                for fd in self.signal_pipe:
+                    os.close(fd)
+                self.signal_pipe = None
 
 
 _watchdog: _Watchdog | None = None
@@ -253,6 +310,7 @@ def start_watchdog(headless: bool) -> None:
     import scyjava
 
     _watchdog = _Watchdog(headless)
+    _watchdog.listen_for_signals()
     _watchdog.thread.start()
     scyjava.when_jvm_stops(stop_watchdog)
 
