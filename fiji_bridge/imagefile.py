@@ -85,8 +85,8 @@ def check_image_file(path: str | os.PathLike, *, warn: bool = True) -> ImageFile
     FileNotFoundError
         No such file.
     ValueError
-        A folder, an unreadable or empty file, or a file that cannot be fully decoded (truncated TIFF, PNG
-        or JPEG, broken compressed data): one sentence with the fix.
+        A folder, an unreadable or empty file, or a file that cannot be fully decoded
+        (truncated TIFF, PNG or JPEG, broken compressed data): one sentence with the fix.
     """
     file = Path(path)
     if file.is_dir():

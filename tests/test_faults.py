@@ -402,3 +402,16 @@ except KeyboardInterrupt:
     out, err = process.communicate(timeout=60)  # without the interrupt: a 30-year sleep
     assert "KeyboardInterrupt" in out, err
     assert process.returncode == 0 and "Traceback" not in err
+
+
+def test_deadline_comes_from_the_environment(monkeypatch):
+    from fiji_bridge.imagej import guard
+
+    monkeypatch.delenv(guard.ENV_TIMEOUT, raising=False)
+    assert guard.default_timeout() == guard.DEFAULT_TIMEOUT
+    monkeypatch.setenv(guard.ENV_TIMEOUT, "12.5")
+    assert guard.default_timeout() == 12.5
+    for bad in ("0", "-3", "soon"):
+        monkeypatch.setenv(guard.ENV_TIMEOUT, bad)
+        with pytest.raises(ValueError, match="positive number of seconds. Fix:"):
+            guard.default_timeout()

@@ -40,7 +40,8 @@ from fiji_bridge.imagej.errors import ImageJCommandError
 from fiji_bridge.imagej.java import jclass
 from fiji_bridge.imagej.session import imagej_call, require
 
-__all__ = ["DEFAULT_TIMEOUT", "ENV_TIMEOUT", "GRACE", "STUCK_EXIT_STATUS", "guarded_call",
+__all__ = ["DEFAULT_TIMEOUT", "ENV_TIMEOUT", "GRACE", "STUCK_EXIT_STATUS", "default_timeout",
+           "guarded_call",
            "run_command", "start_watchdog", "stop_watchdog", "stray_dialogs"]
 
 #: Environment variable that sets the default deadline (seconds) of every guarded call.
@@ -57,7 +58,8 @@ _POLL_BUSY, _POLL_IDLE = 0.05, 0.25
 
 
 def default_timeout() -> float:
-    """The deadline of a guarded call: ``$FIJI_BRIDGE_IMAGEJ_TIMEOUT`` or :data:`DEFAULT_TIMEOUT`."""
+    """The deadline of a guarded call (s): ``$FIJI_BRIDGE_IMAGEJ_TIMEOUT``, else
+    :data:`DEFAULT_TIMEOUT`."""
     text = os.environ.get(ENV_TIMEOUT, "").strip()
     if not text:
         return DEFAULT_TIMEOUT
@@ -291,9 +293,12 @@ class _Watchdog:
             self.thread.join(5)
         if self.signal_pipe is not None and not self.thread.is_alive():
             if threading.current_thread() is threading.main_thread():
-                current = signal.set_wakeup_fd(-1)
-                if current != self.signal_pipe[1]:  # someone replaced ours: put theirs back
-                    signal.set_wakeup_fd(current)
+                try:
+                    current = signal.set_wakeup_fd(-1)
+                    if current not in (-1, self.signal_pipe[1]):  # replaced: put theirs back
+                        signal.set_wakeup_fd(current)
+                except (ValueError, OSError):  # theirs is closed by now: leave none
+                    pass
                 for fd in self.signal_pipe:
                     os.close(fd)
                 self.signal_pipe = None
