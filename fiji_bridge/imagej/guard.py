@@ -41,8 +41,7 @@ from fiji_bridge.imagej.java import jclass
 from fiji_bridge.imagej.session import imagej_call, require
 
 __all__ = ["DEFAULT_TIMEOUT", "ENV_TIMEOUT", "GRACE", "STUCK_EXIT_STATUS", "default_timeout",
-           "guarded_call",
-           "run_command", "start_watchdog", "stop_watchdog", "stray_dialogs"]
+           "guarded_call", "run_command", "start_watchdog", "stop_watchdog", "stray_dialogs"]
 
 #: Environment variable that sets the default deadline (seconds) of every guarded call.
 ENV_TIMEOUT = "FIJI_BRIDGE_IMAGEJ_TIMEOUT"
