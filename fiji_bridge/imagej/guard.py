@@ -52,6 +52,8 @@ DEFAULT_TIMEOUT = 1800.0
 GRACE = 15.0
 #: Exit status when ImageJ stays stuck after its deadline and the interrupt.
 STUCK_EXIT_STATUS = 3
+#: Signals that interrupt the ImageJ call in flight (when Python handles them).
+_STOP_SIGNALS = {int(signal.SIGINT), int(signal.SIGTERM), int(signal.SIGHUP)}
 #: Seconds between two looks at ImageJ's windows while a call runs / while idle.
 _POLL_BUSY, _POLL_IDLE = 0.05, 0.25
 
@@ -173,8 +175,10 @@ class _Watchdog:
         call's Java thread ends the wait at once.
         """
         try:
-            os.read(self.signal_pipe[0], 512)
+            numbers = set(os.read(self.signal_pipe[0], 512))
         except OSError:
+            return
+        if not numbers & _STOP_SIGNALS:  # e.g. SIGWINCH for a progress bar: not a stop
             return
         with self.lock:
             calls = list(self.calls.values())
