@@ -38,7 +38,13 @@ from typing import Any
 
 from fiji_bridge.imagej.errors import ImageJCommandError
 from fiji_bridge.imagej.java import jclass
-from fiji_bridge.imagej.session import imagej_call, require
+from fiji_bridge.imagej.session import (
+    imagej_call,
+    require,
+    stop_xvfb,
+    when_started,
+    xvfb_dies_with_us,
+)
 
 __all__ = ["DEFAULT_TIMEOUT", "ENV_TIMEOUT", "GRACE", "STUCK_EXIT_STATUS", "default_timeout",
            "guarded_call", "run_command", "start_watchdog", "stop_watchdog", "stray_dialogs"]
@@ -248,12 +254,10 @@ class _Watchdog:
             "work is just long, else report the ImageJ step that hangs.\n")
         sys.stderr.flush()
         try:
-            from fiji_bridge.imagej import session
-
             # Stopping Xvfb under a running JVM makes AWT exit the process with status 1, so
             # only when Xvfb would not follow us by itself (its parent-death signal).
-            if not session.xvfb_dies_with_us():
-                session.stop_xvfb()
+            if not xvfb_dies_with_us():
+                stop_xvfb()
         finally:
             os._exit(STUCK_EXIT_STATUS)
 
@@ -417,3 +421,6 @@ def run_command(imp: Any, command: str, options: str = "") -> None:
     log_after = str(ij.getLog() or "")
     if "Unrecognized command" in log_after[len(log_before):]:
         raise ImageJCommandError(f"ImageJ does not know the command {command!r}.")
+
+
+when_started(start_watchdog)  # fiji_bridge.imagej imports this module before anyone starts

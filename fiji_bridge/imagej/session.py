@@ -27,7 +27,7 @@ import socket
 import sys
 import tempfile
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -50,6 +50,7 @@ __all__ = [
     "shutdown",
     "start",
     "stop_xvfb",
+    "when_started",
     "xvfb_dies_with_us",
     "xvfb_pid",
 ]
@@ -128,6 +129,15 @@ _xvfb: x_display.Xvfb | None = None
 _display_before: str | None = None
 _display_note: str | None = None  # why $DISPLAY was not used, when it was unreachable
 _stopped = False  # shutdown() ran: Java cannot start again in this process
+_start_callbacks: list[Callable[[bool], None]] = []
+
+
+def when_started(callback: Callable[[bool], None]) -> None:
+    """Have :func:`start` call ``callback(headless)`` once Java and ImageJ run, before ImageJ
+    draws anything (the guard module starts its dialog watchdog this way, so this module
+    does not import it)."""
+    if callback not in _start_callbacks:
+        _start_callbacks.append(callback)
 
 
 def current() -> ImageJ | None:
@@ -362,9 +372,8 @@ def start(imagej: str | os.PathLike | None = None, *, display: str = "auto") -> 
             _start_imagej1(source, headless)
             version = _ij1_version()
         _install_exit_guard()
-        from fiji_bridge.imagej import guard  # guard imports this module
-
-        guard.start_watchdog(headless)
+        for callback in _start_callbacks:  # e.g. the dialog watchdog of the guard module
+            callback(headless)
         if not headless and jclass("ij.IJ").getInstance() is None:
             # With a main ImageJ instance, IJ.getImage() aborts the macro instead of calling
             # System.exit(0) when no image is open; NO_SHOW keeps its window hidden.
