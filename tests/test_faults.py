@@ -415,3 +415,35 @@ def test_deadline_comes_from_the_environment(monkeypatch):
         monkeypatch.setenv(guard.ENV_TIMEOUT, bad)
         with pytest.raises(ValueError, match="positive number of seconds. Fix:"):
             guard.default_timeout()
+
+
+@needs_xvfb
+def test_dialogs_a_person_opens_are_left_alone_during_user_interaction(run_python):
+    result = run_python("""
+        import threading, time
+        from fiji_bridge import imagej
+        from fiji_bridge.imagej import guard, session
+        imagej.start(display="xvfb")
+        IJ = session.java_class("ij.IJ")
+        Window = session.java_class("java.awt.Window")
+        Dialog = session.java_class("java.awt.Dialog")
+
+        def showing():
+            return [str(w.getTitle()) for w in Window.getWindows()
+                    if isinstance(w, Dialog) and w.isShowing()]
+
+        with guard.user_interaction():
+            threading.Thread(target=lambda: IJ.showMessage("Person", "asked")).start()
+            end = time.monotonic() + 60
+            while "Person" not in showing() and time.monotonic() < end:
+                time.sleep(0.05)
+            time.sleep(1.0)  # several watchdog rounds
+            print("DURING", showing(), guard.stray_dialogs())
+        end = time.monotonic() + 60
+        while "Person" in showing() and time.monotonic() < end:
+            time.sleep(0.05)
+        print("AFTER", showing(), guard.stray_dialogs())
+    """, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert "DURING ['Person'] []" in result.stdout
+    assert "AFTER [] ['Person: asked']" in result.stdout

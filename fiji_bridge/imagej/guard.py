@@ -21,6 +21,8 @@ on the calling thread or on AWT's event thread.  One watchdog thread runs for th
   Python, so the watchdog also reads Python's signal wake-up pipe (``signal.set_wakeup_fd``,
   when nobody else uses it) and interrupts the Java calls in flight; the
   ``KeyboardInterrupt`` then comes at once instead of after the call.
+* While a person uses ImageJ (:func:`user_interaction`, e.g. ``run --show``), dialogs
+  outside guarded calls are theirs and left alone.
 
 :func:`run_command` runs a menu command that way.
 """
@@ -33,7 +35,8 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from fiji_bridge.imagej.errors import ImageJCommandError
@@ -47,7 +50,8 @@ from fiji_bridge.imagej.session import (
 )
 
 __all__ = ["DEFAULT_TIMEOUT", "ENV_TIMEOUT", "GRACE", "STUCK_EXIT_STATUS", "default_timeout",
-           "guarded_call", "run_command", "start_watchdog", "stop_watchdog", "stray_dialogs"]
+           "guarded_call", "run_command", "start_watchdog", "stop_watchdog", "stray_dialogs",
+           "user_interaction"]
 
 #: Environment variable that sets the default deadline (seconds) of every guarded call.
 ENV_TIMEOUT = "FIJI_BRIDGE_IMAGEJ_TIMEOUT"
@@ -148,6 +152,7 @@ class _Watchdog:
         self.stop_event = threading.Event()
         self.wake = threading.Event()
         self.signal_pipe: tuple[int, int] | None = None
+        self.user_turns = 0  # > 0: a person uses ImageJ; leave dialogs outside calls alone
         self.thread = threading.Thread(target=self._run, name="fiji_bridge-imagej-watchdog",
                                        daemon=True)
 
@@ -197,7 +202,9 @@ class _Watchdog:
             # Closing a dialog wakes the call it blocked; that call's end() waits for this
             # lock, so the dialog's text is on its record before it looks.
             with self.closing:
-                texts = self._close_dialogs()
+                with self.lock:
+                    leave_alone = self.user_turns > 0 and not self.calls
+                texts = [] if leave_alone else self._close_dialogs()
                 with self.lock:
                     calls = list(self.calls.values())
                     for text in texts:
@@ -333,6 +340,23 @@ def stop_watchdog() -> None:
     watchdog, _watchdog = _watchdog, None
     if watchdog is not None:
         watchdog.stop()
+
+
+@contextmanager
+def user_interaction() -> Iterator[None]:
+    """While a person uses ImageJ's windows (e.g. ``run --show`` waiting for them to close
+    ImageJ), leave the dialogs they open alone; guarded calls are still watched."""
+    watchdog = _watchdog
+    if watchdog is None:
+        yield
+        return
+    with watchdog.lock:
+        watchdog.user_turns += 1
+    try:
+        yield
+    finally:
+        with watchdog.lock:
+            watchdog.user_turns -= 1
 
 
 def stray_dialogs() -> list[str]:
