@@ -1,0 +1,651 @@
+"""Streaming "Einstein from noise" engine on Fourier-space noise: one FFT per image.
+
+The noise images are those of :mod:`fiji_bridge.fourier_noise`: image ``i`` is the inverse
+transform ``n_i = irfft2(S_i)`` of a spectrum ``S_i`` drawn directly in Fourier space from a
+counter-based generator (Philox4x32-10, :mod:`fiji_bridge.philox`). The engine never builds
+``n_i`` (except for the few kept examples):
+
+* ``P_i = S_i * conj(R)`` (float32, ``R = rfft2(r)``) in the pass that draws ``S_i``;
+* one c2r FFT per image gives the correlation map ``c_i = irfft2(P_i)``,
+  ``c_i[d] = sum_p n_i[p + d] r[p]`` (the convention of :mod:`fiji_bridge.align`);
+* ``d_i = argmax c_i`` (first maximum in C order), as a signed shift in ``[-H/2, H/2)``;
+* the sums are kept in Fourier space, in float64:
+  ``U += S_i`` and ``A += S_i * exp(2 pi i (ky dy / H + kx dx / W))``, the spectrum of
+  ``np.roll(n_i, (-dy, -dx))``, with phase tables built to be exactly Hermitian; the
+  averages are ``irfft2(A) / n`` and ``irfft2(U) / n``.
+
+Reproducibility
+---------------
+Every bit of the result is independent of ``block_size`` and ``workers``: each image is a
+pure function of ``(seed, i)``; its map comes from the same FFT call shape at the same
+position (image ``i`` at slot ``i % CHUNK`` of a ``CHUNK``-image batch); the sums run image by
+image over fixed blocks of :data:`SUM_BLOCK` images (a partial copy where a requested count
+falls inside a block), and the block sums are added in block order by the calling thread.
+
+:func:`reference_alignment` is the slow, obviously correct version of the same computation
+(numpy float64, real space, ``np.roll``); the tests hold :func:`stream_fourier` to it.
+"""
+
+from __future__ import annotations
+
+import collections
+import math
+import numbers
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+from numba import njit
+
+from .engine import StreamResult
+from .fourier_noise import SpectrumGenerator, noise_spectra
+
+__all__ = ["CHUNK", "SUM_BLOCK", "phase_table", "reference_alignment", "stream_fourier"]
+
+#: Images per FFT call (image i sits at slot i % CHUNK). Part of the bit-for-bit contract.
+CHUNK = 8
+#: Images per summation block (a multiple of CHUNK). Part of the bit-for-bit contract.
+SUM_BLOCK = 64
+#: Default images per in-process task (a multiple of SUM_BLOCK; it does not change the result).
+DEFAULT_TASK = 256
+
+FFT_BACKENDS = ("scipy", "pyfftw")
+
+
+# --------------------------------------------------------------------------------------------
+# kernels (numba, GIL-free)
+# --------------------------------------------------------------------------------------------
+@njit(nogil=True, cache=True)
+def _product(spec, rconj, count, prod):
+    """prod[m] = spec[m] * rconj (complex, float32 arithmetic), m < count.
+
+    Arrays are float32 views with re, im interleaved: spec, prod (C, H, 2 Wc), rconj (H, 2 Wc).
+    """
+    h = rconj.shape[0]
+    n2 = rconj.shape[1]
+    for m in range(count):
+        for ky in range(h):
+            s = spec[m, ky]
+            r = rconj[ky]
+            p = prod[m, ky]
+            for q in range(n2 // 2):
+                sr = s[2 * q]
+                si = s[2 * q + 1]
+                rr = r[2 * q]
+                ri = r[2 * q + 1]
+                p[2 * q] = sr * rr - si * ri
+                p[2 * q + 1] = sr * ri + si * rr
+
+
+@njit(nogil=True, cache=True)
+def _peaks(maps, count, dys, dxs, pks):
+    """Signed argmax shifts and peak values of maps[m], m < count (first maximum, C order)."""
+    h = maps.shape[1]
+    w = maps.shape[2]
+    for m in range(count):
+        best = maps[m, 0, 0]
+        by = 0
+        bx = 0
+        for y in range(h):
+            row = maps[m, y]
+            for x in range(w):
+                v = row[x]
+                if v > best:
+                    best = v
+                    by = y
+                    bx = x
+        dys[m] = (by + h // 2) % h - h // 2
+        dxs[m] = (bx + w // 2) % w - w // 2
+        pks[m] = best
+
+
+@njit(nogil=True, cache=True)
+def _accumulate(spec, lo, hi, dys, dxs, ey, ex, asum, usum, col):
+    """For m in [lo, hi): usum += S_m; asum += S_m * ex[kx dx mod W] * ey[ky dy mod H].
+
+    spec: (C, H, 2 Wc) float32 view; asum, usum: (H, 2 Wc) float64; ey (H, 2), ex (W, 2)
+    float64 (cos, sin) tables; col: (Wc, 2) float64 scratch.
+    """
+    h = asum.shape[0]
+    wc = asum.shape[1] // 2
+    w = ex.shape[0]
+    for m in range(lo, hi):
+        dy = dys[m]
+        dx = dxs[m]
+        for kx in range(wc):
+            t = (kx * dx) % w
+            col[kx, 0] = ex[t, 0]
+            col[kx, 1] = ex[t, 1]
+        for ky in range(h):
+            t = (ky * dy) % h
+            yr = ey[t, 0]
+            yi = ey[t, 1]
+            s = spec[m, ky]
+            a = asum[ky]
+            u = usum[ky]
+            for kx in range(wc):
+                sr = np.float64(s[2 * kx])
+                si = np.float64(s[2 * kx + 1])
+                u[2 * kx] += sr
+                u[2 * kx + 1] += si
+                cr = col[kx, 0]
+                ci = col[kx, 1]
+                tr = sr * cr - si * ci
+                ti = sr * ci + si * cr
+                a[2 * kx] += tr * yr - ti * yi
+                a[2 * kx + 1] += tr * yi + ti * yr
+
+
+def phase_table(n: int) -> np.ndarray:
+    """``(n, 2)`` float64 ``(cos, sin)`` of ``2 pi m / n``, exactly Hermitian.
+
+    Entries ``m > n / 2`` are the conjugates of ``n - m``; ``m = 0`` is ``(1, 0)`` and, for even
+    ``n``, ``m = n / 2`` is ``(-1, 0)``; so a phase ramp keeps a real spectrum Hermitian.
+    """
+    m = np.arange(n // 2 + 1)
+    ang = 2.0 * np.pi * m / n
+    table = np.empty((n, 2), dtype=np.float64)
+    table[: n // 2 + 1, 0] = np.cos(ang)
+    table[: n // 2 + 1, 1] = np.sin(ang)
+    table[0] = (1.0, 0.0)
+    if n % 2 == 0:
+        table[n // 2] = (-1.0, 0.0)
+    for k in range(n // 2 + 1, n):
+        table[k, 0] = table[n - k, 0]
+        table[k, 1] = -table[n - k, 1]
+    return table
+
+
+# --------------------------------------------------------------------------------------------
+# per-thread workspace and one summation block
+# --------------------------------------------------------------------------------------------
+_PYFFTW_LOCK = threading.Lock()
+
+
+class _Context:
+    """What every block of one call shares (read-only) plus one workspace per thread."""
+
+    def __init__(self, ref32, seed, n_images, cuts, keep_examples, backend, shift_dtype):
+        self.ref32 = ref32
+        self.h, self.w = ref32.shape
+        self.wc = self.w // 2 + 1
+        self.seed = seed
+        self.n_images = n_images
+        self.cuts = cuts
+        self.keep_examples = keep_examples
+        self.backend = backend
+        self.shift_dtype = shift_dtype
+        rconj = np.conj(np.fft.rfft2(ref32.astype(np.float64)))
+        if backend == "pyfftw":  # FFTW's backward transform is unnormalised
+            rconj = rconj / (self.h * self.w)
+        self.rconj = np.ascontiguousarray(rconj.astype(np.complex64)).view(np.float32)
+        self.ey = phase_table(self.h)
+        self.ex = phase_table(self.w)
+        self.local = threading.local()
+
+    def workspace(self):
+        ws = getattr(self.local, "ws", None)
+        if ws is None:
+            ws = _Workspace(self)
+            self.local.ws = ws
+        return ws
+
+
+class _Workspace:
+    """Preallocated buffers of one thread."""
+
+    def __init__(self, ctx: _Context):
+        h, w, wc = ctx.h, ctx.w, ctx.wc
+        self.gen = SpectrumGenerator(ctx.seed, (h, w))
+        self.col = np.empty((wc, 2), dtype=np.float64)
+        self.dys = np.empty(CHUNK, dtype=np.int64)
+        self.dxs = np.empty(CHUNK, dtype=np.int64)
+        self.pks = np.empty(CHUNK, dtype=np.float32)
+        if ctx.backend == "pyfftw":
+            import pyfftw
+
+            self.spec = pyfftw.empty_aligned((CHUNK, h, wc), dtype=np.complex64)
+            self.prod = pyfftw.empty_aligned((CHUNK, h, wc), dtype=np.complex64)
+            self.maps = pyfftw.empty_aligned((CHUNK, h, w), dtype=np.float32)
+            with _PYFFTW_LOCK:
+                pyfftw.forget_wisdom()  # FFTW_ESTIMATE without wisdom: the same plan every time
+                plan = pyfftw.FFTW(self.prod, self.maps, axes=(1, 2), direction="FFTW_BACKWARD",
+                                   flags=("FFTW_ESTIMATE", "FFTW_DESTROY_INPUT"), threads=1)
+            self._plan = plan
+            self.run_fft = self._run_pyfftw
+        else:
+            import scipy.fft
+
+            self._scipy_fft = scipy.fft
+            self.spec = np.empty((CHUNK, h, wc), dtype=np.complex64)
+            self.prod = np.empty((CHUNK, h, wc), dtype=np.complex64)
+            self.run_fft = self._run_scipy
+        self.spec.fill(0)
+        self.spec_f = self.spec.view(np.float32)
+        self.prod_f = self.prod.view(np.float32)
+        self.shape = (h, w)
+
+    def _run_scipy(self):
+        return self._scipy_fft.irfft2(self.prod, s=self.shape, axes=(1, 2), workers=1,
+                                      overwrite_x=True)
+
+    def _run_pyfftw(self):
+        self._plan.execute()
+        return self.maps
+
+
+def _process_block(ctx: _Context, block: int) -> dict:
+    """Draw, correlate and sum the images of summation block ``block`` (in image order)."""
+    ws = ctx.workspace()
+    h, wc = ctx.h, ctx.wc
+    start = block * SUM_BLOCK
+    n = min(SUM_BLOCK, ctx.n_images - start)
+    asum = np.zeros((h, 2 * wc), dtype=np.float64)
+    usum = np.zeros((h, 2 * wc), dtype=np.float64)
+    shifts = np.empty((n, 2), dtype=ctx.shift_dtype)
+    peaks = np.empty(n, dtype=np.float32)
+    n_ex = max(0, min(ctx.keep_examples - start, n))
+    ex_spec = np.empty((n_ex, h, wc), dtype=np.complex64) if n_ex else None
+    ex_maps = np.empty((n_ex, ctx.h, ctx.w), dtype=np.float32) if n_ex else None
+    partials = []
+    cuts = iter(ctx.cuts.get(block, ()))
+    next_cut = next(cuts, None)
+    for c0 in range(0, n, CHUNK):
+        k = min(CHUNK, n - c0)
+        ws.gen.fill(start + c0, ws.spec, k)
+        _product(ws.spec_f, ctx.rconj, k, ws.prod_f)
+        maps = ws.run_fft()
+        _peaks(maps, k, ws.dys, ws.dxs, ws.pks)
+        shifts[c0 : c0 + k, 0] = ws.dys[:k]
+        shifts[c0 : c0 + k, 1] = ws.dxs[:k]
+        peaks[c0 : c0 + k] = ws.pks[:k]
+        if c0 < n_ex:
+            j = min(k, n_ex - c0)
+            ex_spec[c0 : c0 + j] = ws.spec[:j]
+            ex_maps[c0 : c0 + j] = maps[:j]
+        lo = 0
+        while lo < k:
+            hi = k
+            if next_cut is not None and next_cut - c0 <= k:
+                hi = next_cut - c0
+            _accumulate(ws.spec_f, lo, hi, ws.dys, ws.dxs, ctx.ey, ctx.ex, asum, usum, ws.col)
+            lo = hi
+            if next_cut is not None and next_cut == c0 + hi:
+                partials.append((next_cut, asum.copy(), usum.copy()))
+                next_cut = next(cuts, None)
+    return {"block": block, "n": n, "asum": asum, "usum": usum, "partials": partials,
+            "shifts": shifts, "peaks": peaks, "ex_spec": ex_spec, "ex_maps": ex_maps}
+
+
+def _process_task(ctx: _Context, b0: int, b1: int) -> list:
+    return [_process_block(ctx, b) for b in range(b0, b1)]
+
+
+# --------------------------------------------------------------------------------------------
+# combination in block order
+# --------------------------------------------------------------------------------------------
+class _Combiner:
+    def __init__(self, h, w, n_images, counts, keep_shifts, keep_examples, shift_dtype):
+        wc = w // 2 + 1
+        self.h, self.w = h, w
+        self.index = {int(c): j for j, c in enumerate(counts)}
+        self.snap_a = np.empty((len(counts), h, 2 * wc), dtype=np.float64)
+        self.snap_u = np.empty((len(counts), h, 2 * wc), dtype=np.float64)
+        self.atot = np.zeros((h, 2 * wc), dtype=np.float64)
+        self.utot = np.zeros((h, 2 * wc), dtype=np.float64)
+        self.shifts = np.empty((n_images, 2), dtype=shift_dtype) if keep_shifts else None
+        self.peaks = np.empty(n_images, dtype=np.float32) if keep_shifts else None
+        self.hist = np.zeros((h, w), dtype=np.int64)
+        n_ex = min(keep_examples, n_images)
+        self.ex_spec = np.empty((n_ex, h, wc), dtype=np.complex64)
+        self.ex_maps = np.empty((n_ex, h, w), dtype=np.float32)
+        self.ex_shifts = np.empty((n_ex, 2), dtype=np.int64)
+        self.next_block = 0
+        self.done = 0
+        self.pref = None
+        self.s1 = 0.0
+        self.s2 = 0.0
+        self.pmin = np.inf
+        self.pmax = -np.inf
+
+    def add(self, res: dict) -> None:
+        if res["block"] != self.next_block:  # internal invariant
+            raise RuntimeError(f"block {res['block']} arrived out of order")
+        self.next_block += 1
+        start = res["block"] * SUM_BLOCK
+        stop = start + res["n"]
+        for r, a_part, u_part in res["partials"]:
+            j = self.index[r + start]
+            self.snap_a[j] = self.atot + a_part
+            self.snap_u[j] = self.utot + u_part
+        self.atot += res["asum"]
+        self.utot += res["usum"]
+        j = self.index.get(stop)
+        if j is not None:
+            self.snap_a[j] = self.atot
+            self.snap_u[j] = self.utot
+        sh = res["shifts"]
+        if self.shifts is not None:
+            self.shifts[start:stop] = sh
+            self.peaks[start:stop] = res["peaks"]
+        np.add.at(self.hist, (sh[:, 0].astype(np.int64) % self.h, sh[:, 1].astype(np.int64) % self.w), 1)
+        p = res["peaks"].astype(np.float64)
+        if self.pref is None:
+            self.pref = float(p[0])
+        q = p - self.pref
+        self.s1 += float(q.sum())
+        self.s2 += float((q * q).sum())
+        self.pmin = min(self.pmin, float(p.min()))
+        self.pmax = max(self.pmax, float(p.max()))
+        if res["ex_spec"] is not None:
+            k = res["ex_spec"].shape[0]
+            self.ex_spec[start : start + k] = res["ex_spec"]
+            self.ex_maps[start : start + k] = res["ex_maps"]
+            self.ex_shifts[start : start + k] = sh[:k]
+        self.done = stop
+
+    def means(self, counts):
+        shape = (self.h, self.w)
+        div = counts.astype(np.float64)[:, None, None]
+        a = np.fft.irfft2(self.snap_a.view(np.complex128), s=shape, axes=(1, 2)) / div
+        u = np.fft.irfft2(self.snap_u.view(np.complex128), s=shape, axes=(1, 2)) / div
+        return a, u
+
+    def peak_summary(self) -> dict:
+        n = self.done
+        mq = self.s1 / n
+        var = max(self.s2 / n - mq * mq, 0.0)
+        return {"count": int(n), "mean": float(self.pref + mq), "std": float(math.sqrt(var)),
+                "min": float(self.pmin), "max": float(self.pmax)}
+
+
+# --------------------------------------------------------------------------------------------
+# argument checks (to be replaced by fiji_bridge.checks)
+# --------------------------------------------------------------------------------------------
+def _is_int(x) -> bool:
+    return isinstance(x, numbers.Integral) and not isinstance(x, (bool, np.bool_))
+
+
+def _check_reference(reference) -> np.ndarray:
+    try:
+        arr = np.asarray(reference)
+    except Exception as exc:
+        raise TypeError(f"reference must be a numeric array, could not convert it ({exc}). Fix: pass an (H, W) array") from None
+    if arr.dtype == np.bool_ or not (np.issubdtype(arr.dtype, np.integer) or np.issubdtype(arr.dtype, np.floating)):
+        raise TypeError(f"reference must hold real numbers, got dtype {arr.dtype}. Fix: pass np.asarray(r, dtype=np.float32)")
+    if arr.ndim != 2 or arr.shape[0] < 2 or arr.shape[1] < 2:
+        raise ValueError(f"reference must be a 2-D image of at least 2 x 2 pixels, got shape {arr.shape}. Fix: pass one grey-level image")
+    ref = np.ascontiguousarray(arr, dtype=np.float32)
+    if not np.isfinite(ref).all():
+        raise ValueError("reference contains NaN or infinite values (as float32). Fix: np.nan_to_num(reference)")
+    return ref
+
+
+def _check_positive_int(value, name, example):
+    if not _is_int(value):
+        raise TypeError(f"{name} must be a positive integer, got {type(value).__name__} {value!r}. Fix: pass e.g. {name}={example}")
+    if value < 1:
+        raise ValueError(f"{name} must be >= 1, got {value}. Fix: pass e.g. {name}={example}")
+    return int(value)
+
+
+def _check_seed(seed) -> int:
+    if not _is_int(seed):
+        raise TypeError(f"seed must be a non-negative integer, got {type(seed).__name__} {seed!r}. Fix: pass e.g. seed=0")
+    if seed < 0:
+        raise ValueError(f"seed must be a non-negative integer, got {seed}. Fix: pass e.g. seed=0")
+    return int(seed)
+
+
+def _check_counts(counts, n_images) -> np.ndarray:
+    if counts is None:
+        return np.array([n_images], dtype=np.int64)
+    if _is_int(counts):
+        counts = [counts]
+    try:
+        items = list(np.asarray(counts).ravel()) if isinstance(counts, np.ndarray) else list(counts)
+    except TypeError:
+        raise TypeError(f"counts must be a sequence of positive integers, got {type(counts).__name__}. Fix: pass e.g. counts=[10, 100]") from None
+    if not items:
+        raise ValueError("counts is empty. Fix: pass at least one count, e.g. counts=[n_images]")
+    for c in items:
+        if not _is_int(c):
+            raise TypeError(f"counts must be integers, got {type(c).__name__} {c!r}. Fix: pass e.g. counts=[10, 100]")
+        if c < 1 or c > n_images:
+            raise ValueError(f"every count must be between 1 and n_images={n_images}, got {int(c)}. Fix: drop it or raise n_images")
+    return np.unique(np.array([int(c) for c in items], dtype=np.int64))
+
+
+def _check_block_size(block_size) -> int:
+    if block_size is None:
+        return DEFAULT_TASK
+    block_size = _check_positive_int(block_size, "block_size", 256)
+    return -(-block_size // SUM_BLOCK) * SUM_BLOCK
+
+
+def _check_workers(workers) -> int:
+    if workers is None:
+        try:
+            import os
+
+            return max(1, len(os.sched_getaffinity(0)))
+        except AttributeError:  # pragma: no cover - not Linux
+            return 1
+    return _check_positive_int(workers, "workers", 2)
+
+
+def _check_backend(fft_backend) -> str:
+    if fft_backend not in FFT_BACKENDS:
+        raise ValueError(f"fft_backend must be one of {FFT_BACKENDS}, got {fft_backend!r}. Fix: pass fft_backend='scipy'")
+    if fft_backend == "pyfftw":
+        try:
+            import pyfftw  # noqa: F401
+        except ImportError:
+            raise ValueError("fft_backend='pyfftw' needs pyFFTW. Fix: `pip install pyfftw` or use fft_backend='scipy'") from None
+    return fft_backend
+
+
+def _check_progress(progress, total):
+    if progress is None or progress is False:
+        return None, None
+    if progress is True:
+        from tqdm import tqdm
+
+        bar = tqdm(total=total, file=sys.stderr, unit="img", unit_scale=True, desc="aligning")
+        state = {"done": 0}
+
+        def callback(done, _total):
+            bar.update(done - state["done"])
+            state["done"] = done
+
+        return callback, bar.close
+    if callable(progress):
+        return progress, None
+    raise TypeError(f"progress must be None, True or a callable progress(done, total), got {type(progress).__name__}. Fix: pass progress=True")
+
+
+# --------------------------------------------------------------------------------------------
+# public API
+# --------------------------------------------------------------------------------------------
+def stream_fourier(reference, n_images, *, seed, counts=None, block_size=None, workers=None,
+                   keep_examples=16, keep_shifts=True, progress=None, fft_backend="scipy") -> StreamResult:
+    """Align ``n_images`` Fourier-space noise images to a reference and average them.
+
+    Same quantities as :func:`fiji_bridge.engine.stream_alignment`, on the noise of
+    :mod:`fiji_bridge.fourier_noise`: for ``i < n_images``, ``n_i = irfft2(S_i)``,
+    ``c_i[d] = sum_p n_i[p + d] r[p]``, ``d_i = argmax c_i`` (signed), ``a_i = np.roll(n_i,
+    -d_i)``; ``aligned_means[j] = mean(a_0 .. a_{n-1})`` and ``unaligned_means[j] = mean(n_0 ..
+    n_{n-1})`` for ``n = counts[j]``.
+
+    Parameters
+    ----------
+    reference : array_like
+        ``(H, W)`` real, finite reference, at least 2 x 2.
+    n_images : int
+        Number of images, >= 1.
+    seed : int
+        Non-negative seed of the noise.
+    counts : sequence of int, optional
+        Counts ``1 <= n <= n_images`` at which to snapshot the averages (default
+        ``[n_images]``).
+    block_size : int, optional
+        Images per thread task, rounded up to a multiple of :data:`SUM_BLOCK` (default 256).
+        Does not change the result.
+    workers : int, optional
+        Threads (default: all available cores). Does not change the result.
+    keep_examples : int, optional
+        Keep noise, aligned noise and maps of the first ``keep_examples`` images (default 16).
+    keep_shifts : bool, optional
+        Keep every shift and peak (8 bytes per image); False keeps only the histogram and summary.
+    progress : None, True or callable, optional
+        ``progress(done, total)`` after each task; True shows a tqdm bar on stderr.
+    fft_backend : {"scipy", "pyfftw"}, optional
+        Library of the c2r FFT (pyfftw's last bits depend on the CPU).
+
+    Returns
+    -------
+    fiji_bridge.engine.StreamResult
+        ``rng_block`` holds :data:`SUM_BLOCK`; ``scheduler`` says ``"in-process fourier (N
+        threads)"``.
+
+    Raises
+    ------
+    TypeError, ValueError
+        Bad arguments; the message says what is wrong and how to fix it.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fiji_bridge.fourier_engine import stream_fourier
+    >>> r = np.random.default_rng(1).standard_normal((32, 32)).astype(np.float32)
+    >>> res = stream_fourier(r, 200, seed=0, counts=[50, 200], workers=1)
+    >>> res.aligned_means.shape
+    (2, 32, 32)
+    """
+    ref32 = _check_reference(reference)
+    h, w = ref32.shape
+    n_images = _check_positive_int(n_images, "n_images", 1000)
+    seed = _check_seed(seed)
+    counts = _check_counts(counts, n_images)
+    block_size = _check_block_size(block_size)
+    threads = _check_workers(workers)
+    if not _is_int(keep_examples):
+        raise TypeError(f"keep_examples must be a non-negative integer, got {type(keep_examples).__name__}. Fix: pass e.g. keep_examples=16")
+    if keep_examples < 0:
+        raise ValueError(f"keep_examples must be >= 0, got {keep_examples}. Fix: pass e.g. keep_examples=16")
+    if not isinstance(keep_shifts, (bool, np.bool_)):
+        raise TypeError(f"keep_shifts must be True or False, got {keep_shifts!r}. Fix: pass keep_shifts=True")
+    backend = _check_backend(fft_backend)
+    callback, closer = _check_progress(progress, n_images)
+
+    shift_dtype = np.int16 if max(h, w) <= 65536 else np.int32
+    cuts: dict[int, list[int]] = {}
+    for c in counts.tolist():
+        b, r = divmod(c, SUM_BLOCK)
+        if r:
+            cuts.setdefault(b, []).append(r)
+    ctx = _Context(ref32, seed, n_images, cuts, int(keep_examples), backend, shift_dtype)
+    comb = _Combiner(h, w, n_images, counts, bool(keep_shifts), int(keep_examples), shift_dtype)
+    n_blocks = -(-n_images // SUM_BLOCK)
+    per_task = block_size // SUM_BLOCK
+    tasks = [(b, min(b + per_task, n_blocks)) for b in range(0, n_blocks, per_task)]
+
+    def consume(results):
+        for res in results:
+            comb.add(res)
+        if callback is not None:
+            callback(comb.done, n_images)
+
+    t0 = time.perf_counter()
+    try:
+        if threads == 1 or len(tasks) == 1:
+            for b0, b1 in tasks:
+                consume(_process_task(ctx, b0, b1))
+        else:
+            with ThreadPoolExecutor(max_workers=threads) as pool:
+                pending = collections.deque()
+                it = iter(tasks)
+                window = 2 * threads
+                try:
+                    for b0, b1 in it:
+                        pending.append(pool.submit(_process_task, ctx, b0, b1))
+                        if len(pending) >= window:
+                            consume(pending.popleft().result())
+                    while pending:
+                        consume(pending.popleft().result())
+                finally:
+                    for fut in pending:
+                        fut.cancel()
+    finally:
+        if closer is not None:
+            closer()
+    elapsed = time.perf_counter() - t0
+
+    aligned, unaligned = comb.means(counts)
+    ex_noise = np.fft.irfft2(comb.ex_spec.astype(np.complex128), s=(h, w), axes=(1, 2)).astype(np.float32)
+    ex_aligned = np.empty_like(ex_noise)
+    for i in range(ex_noise.shape[0]):
+        ex_aligned[i] = np.roll(ex_noise[i], (-int(comb.ex_shifts[i, 0]), -int(comb.ex_shifts[i, 1])), axis=(0, 1))
+    return StreamResult(
+        counts=counts, aligned_means=aligned, unaligned_means=unaligned, shifts=comb.shifts,
+        peaks=comb.peaks, shift_histogram=comb.hist, peak_summary=comb.peak_summary(),
+        example_noise=ex_noise, example_aligned=ex_aligned, example_maps=comb.ex_maps,
+        n_images=n_images, seed=seed, block_size=block_size, rng_block=SUM_BLOCK,
+        fft_backend=backend, scheduler=f"in-process fourier ({threads} thread{'s' if threads > 1 else ''})",
+        elapsed_s=elapsed,
+    )
+
+
+def reference_alignment(reference, n_images, *, seed, counts=None, batch=64):
+    """The slow, obviously correct version of :func:`stream_fourier` (numpy, float64).
+
+    Real-space images ``n_i = np.fft.irfft2(S_i)`` (float64), maps
+    ``np.fft.irfft2(np.fft.rfft2(n_i) * conj(np.fft.rfft2(r)))`` (float64), ``np.argmax``,
+    ``np.roll`` and float64 sums in image order.
+
+    Returns
+    -------
+    dict
+        ``counts``, ``aligned_means``, ``unaligned_means`` ((len(counts), H, W) float64),
+        ``shifts`` ((n, 2) int64), ``peaks`` ((n,) float64), ``maps_top2`` ((n, 2) float64:
+        the largest and second largest map values, to spot near-ties).
+    """
+    ref = _check_reference(reference).astype(np.float64)
+    h, w = ref.shape
+    n_images = _check_positive_int(n_images, "n_images", 1000)
+    seed = _check_seed(seed)
+    counts = _check_counts(counts, n_images)
+    rc = np.conj(np.fft.rfft2(ref))
+    want = set(counts.tolist())
+    atot = np.zeros((h, w))
+    utot = np.zeros((h, w))
+    aligned = np.empty((len(counts), h, w))
+    unaligned = np.empty((len(counts), h, w))
+    shifts = np.empty((n_images, 2), dtype=np.int64)
+    peaks = np.empty(n_images)
+    top2 = np.empty((n_images, 2))
+    j = 0
+    for s0 in range(0, n_images, batch):
+        s1 = min(s0 + batch, n_images)
+        imgs = np.fft.irfft2(noise_spectra(seed, s0, s1, (h, w)).astype(np.complex128), s=(h, w))
+        maps = np.fft.irfft2(np.fft.rfft2(imgs) * rc, s=(h, w))
+        for m in range(s1 - s0):
+            i = s0 + m
+            flat = maps[m].ravel()
+            k = int(np.argmax(flat))
+            iy, ix = divmod(k, w)
+            dy = (iy + h // 2) % h - h // 2
+            dx = (ix + w // 2) % w - w // 2
+            shifts[i] = (dy, dx)
+            peaks[i] = flat[k]
+            top2[i] = np.sort(flat)[-2:][::-1]
+            atot += np.roll(imgs[m], (-dy, -dx), axis=(0, 1))
+            utot += imgs[m]
+            if i + 1 in want:
+                aligned[j] = atot / (i + 1)
+                unaligned[j] = utot / (i + 1)
+                j += 1
+    return {"counts": counts, "aligned_means": aligned, "unaligned_means": unaligned,
+            "shifts": shifts, "peaks": peaks, "maps_top2": top2}
