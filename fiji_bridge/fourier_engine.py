@@ -44,6 +44,7 @@ from .fourier_noise import SpectrumGenerator, noise_spectra
 
 __all__ = ["CHUNK", "SUM_BLOCK", "phase_table", "reference_alignment", "stream_fourier"]
 
+
 #: Images per FFT call (image i sits at slot i % CHUNK). Part of the bit-for-bit contract.
 CHUNK = 8
 #: Images per summation block (a multiple of CHUNK). Part of the bit-for-bit contract.
@@ -80,62 +81,42 @@ def _product(spec, rconj, count, prod):
 
 
 @njit(nogil=True, cache=True)
-def _peaks(maps, count, dys, dxs, pks):
-    """Signed argmax shifts and peak values of maps[m], m < count (first maximum, C order)."""
-    h = maps.shape[1]
-    w = maps.shape[2]
-    for m in range(count):
-        best = maps[m, 0, 0]
-        by = 0
-        bx = 0
-        for y in range(h):
-            row = maps[m, y]
-            for x in range(w):
-                v = row[x]
-                if v > best:
-                    best = v
-                    by = y
-                    bx = x
-        dys[m] = (by + h // 2) % h - h // 2
-        dxs[m] = (bx + w // 2) % w - w // 2
-        pks[m] = best
+def _accumulate(spec, lo, hi, dys, dxs, eyr, eyi, exr, exi, asum, usum, cr, ci):
+    """For m in [lo, hi): usum += S_m; asum += (S_m * ex[kx dx mod W]) * ey[ky dy mod H].
 
-
-@njit(nogil=True, cache=True)
-def _accumulate(spec, lo, hi, dys, dxs, ey, ex, asum, usum, col):
-    """For m in [lo, hi): usum += S_m; asum += S_m * ex[kx dx mod W] * ey[ky dy mod H].
-
-    spec: (C, H, 2 Wc) float32 view; asum, usum: (H, 2 Wc) float64; ey (H, 2), ex (W, 2)
-    float64 (cos, sin) tables; col: (Wc, 2) float64 scratch.
+    spec: (C, H, 2 Wc) float32 view (re, im interleaved); asum, usum: (2, H, Wc) float64
+    (real and imaginary planes); eyr/eyi (H,), exr/exi (W,): :func:`phase_table` columns;
+    cr, ci: (Wc,) float64 scratch. Element-wise float64 arithmetic in a fixed order (no
+    fast-math, no fused multiply-add), so the sums do not depend on vectorisation.
     """
-    h = asum.shape[0]
-    wc = asum.shape[1] // 2
-    w = ex.shape[0]
+    h = asum.shape[1]
+    wc = asum.shape[2]
+    w = exr.shape[0]
     for m in range(lo, hi):
         dy = dys[m]
         dx = dxs[m]
         for kx in range(wc):
             t = (kx * dx) % w
-            col[kx, 0] = ex[t, 0]
-            col[kx, 1] = ex[t, 1]
+            cr[kx] = exr[t]
+            ci[kx] = exi[t]
         for ky in range(h):
             t = (ky * dy) % h
-            yr = ey[t, 0]
-            yi = ey[t, 1]
+            yr = eyr[t]
+            yi = eyi[t]
             s = spec[m, ky]
-            a = asum[ky]
-            u = usum[ky]
+            a_r = asum[0, ky]
+            a_i = asum[1, ky]
+            u_r = usum[0, ky]
+            u_i = usum[1, ky]
             for kx in range(wc):
                 sr = np.float64(s[2 * kx])
                 si = np.float64(s[2 * kx + 1])
-                u[2 * kx] += sr
-                u[2 * kx + 1] += si
-                cr = col[kx, 0]
-                ci = col[kx, 1]
-                tr = sr * cr - si * ci
-                ti = sr * ci + si * cr
-                a[2 * kx] += tr * yr - ti * yi
-                a[2 * kx + 1] += tr * yi + ti * yr
+                u_r[kx] += sr
+                u_i[kx] += si
+                tr = sr * cr[kx] - si * ci[kx]
+                ti = sr * ci[kx] + si * cr[kx]
+                a_r[kx] += tr * yr - ti * yi
+                a_i[kx] += tr * yi + ti * yr
 
 
 def phase_table(n: int) -> np.ndarray:
@@ -181,8 +162,10 @@ class _Context:
         if backend == "pyfftw":  # FFTW's backward transform is unnormalised
             rconj = rconj / (self.h * self.w)
         self.rconj = np.ascontiguousarray(rconj.astype(np.complex64)).view(np.float32)
-        self.ey = phase_table(self.h)
-        self.ex = phase_table(self.w)
+        ey = phase_table(self.h)
+        ex = phase_table(self.w)
+        self.eyr, self.eyi = ey[:, 0].copy(), ey[:, 1].copy()
+        self.exr, self.exi = ex[:, 0].copy(), ex[:, 1].copy()
         self.local = threading.local()
 
     def workspace(self):
@@ -199,10 +182,9 @@ class _Workspace:
     def __init__(self, ctx: _Context):
         h, w, wc = ctx.h, ctx.w, ctx.wc
         self.gen = SpectrumGenerator(ctx.seed, (h, w))
-        self.col = np.empty((wc, 2), dtype=np.float64)
-        self.dys = np.empty(CHUNK, dtype=np.int64)
-        self.dxs = np.empty(CHUNK, dtype=np.int64)
-        self.pks = np.empty(CHUNK, dtype=np.float32)
+        self.cr = np.empty(wc, dtype=np.float64)
+        self.ci = np.empty(wc, dtype=np.float64)
+        self.slots = np.arange(CHUNK)
         if ctx.backend == "pyfftw":
             import pyfftw
 
@@ -242,8 +224,8 @@ def _process_block(ctx: _Context, block: int) -> dict:
     h, wc = ctx.h, ctx.wc
     start = block * SUM_BLOCK
     n = min(SUM_BLOCK, ctx.n_images - start)
-    asum = np.zeros((h, 2 * wc), dtype=np.float64)
-    usum = np.zeros((h, 2 * wc), dtype=np.float64)
+    asum = np.zeros((2, h, wc), dtype=np.float64)
+    usum = np.zeros((2, h, wc), dtype=np.float64)
     shifts = np.empty((n, 2), dtype=ctx.shift_dtype)
     peaks = np.empty(n, dtype=np.float32)
     n_ex = max(0, min(ctx.keep_examples - start, n))
@@ -257,10 +239,15 @@ def _process_block(ctx: _Context, block: int) -> dict:
         ws.gen.fill(start + c0, ws.spec, k)
         _product(ws.spec_f, ctx.rconj, k, ws.prod_f)
         maps = ws.run_fft()
-        _peaks(maps, k, ws.dys, ws.dxs, ws.pks)
-        shifts[c0 : c0 + k, 0] = ws.dys[:k]
-        shifts[c0 : c0 + k, 1] = ws.dxs[:k]
-        peaks[c0 : c0 + k] = ws.pks[:k]
+        flat = maps.reshape(CHUNK, ctx.h * ctx.w)
+        idx = flat.argmax(axis=1)  # first maximum in C order
+        pks = flat[ws.slots, idx]
+        iy, ix = np.divmod(idx, ctx.w)
+        dys = (iy + ctx.h // 2) % ctx.h - ctx.h // 2
+        dxs = (ix + ctx.w // 2) % ctx.w - ctx.w // 2
+        shifts[c0 : c0 + k, 0] = dys[:k]
+        shifts[c0 : c0 + k, 1] = dxs[:k]
+        peaks[c0 : c0 + k] = pks[:k]
         if c0 < n_ex:
             j = min(k, n_ex - c0)
             ex_spec[c0 : c0 + j] = ws.spec[:j]
@@ -270,7 +257,8 @@ def _process_block(ctx: _Context, block: int) -> dict:
             hi = k
             if next_cut is not None and next_cut - c0 <= k:
                 hi = next_cut - c0
-            _accumulate(ws.spec_f, lo, hi, ws.dys, ws.dxs, ctx.ey, ctx.ex, asum, usum, ws.col)
+            _accumulate(ws.spec_f, lo, hi, dys, dxs, ctx.eyr, ctx.eyi, ctx.exr, ctx.exi, asum, usum,
+                        ws.cr, ws.ci)
             lo = hi
             if next_cut is not None and next_cut == c0 + hi:
                 partials.append((next_cut, asum.copy(), usum.copy()))
@@ -286,15 +274,23 @@ def _process_task(ctx: _Context, b0: int, b1: int) -> list:
 # --------------------------------------------------------------------------------------------
 # combination in block order
 # --------------------------------------------------------------------------------------------
+def _to_complex(planes: np.ndarray) -> np.ndarray:
+    """(N, 2, H, Wc) real and imaginary planes -> (N, H, Wc) complex128, exactly."""
+    out = np.empty(planes.shape[:1] + planes.shape[2:], dtype=np.complex128)
+    out.real = planes[:, 0]
+    out.imag = planes[:, 1]
+    return out
+
+
 class _Combiner:
     def __init__(self, h, w, n_images, counts, keep_shifts, keep_examples, shift_dtype):
         wc = w // 2 + 1
         self.h, self.w = h, w
         self.index = {int(c): j for j, c in enumerate(counts)}
-        self.snap_a = np.empty((len(counts), h, 2 * wc), dtype=np.float64)
-        self.snap_u = np.empty((len(counts), h, 2 * wc), dtype=np.float64)
-        self.atot = np.zeros((h, 2 * wc), dtype=np.float64)
-        self.utot = np.zeros((h, 2 * wc), dtype=np.float64)
+        self.snap_a = np.empty((len(counts), 2, h, wc), dtype=np.float64)
+        self.snap_u = np.empty((len(counts), 2, h, wc), dtype=np.float64)
+        self.atot = np.zeros((2, h, wc), dtype=np.float64)
+        self.utot = np.zeros((2, h, wc), dtype=np.float64)
         self.shifts = np.empty((n_images, 2), dtype=shift_dtype) if keep_shifts else None
         self.peaks = np.empty(n_images, dtype=np.float32) if keep_shifts else None
         self.hist = np.zeros((h, w), dtype=np.int64)
@@ -349,8 +345,8 @@ class _Combiner:
     def means(self, counts):
         shape = (self.h, self.w)
         div = counts.astype(np.float64)[:, None, None]
-        a = np.fft.irfft2(self.snap_a.view(np.complex128), s=shape, axes=(1, 2)) / div
-        u = np.fft.irfft2(self.snap_u.view(np.complex128), s=shape, axes=(1, 2)) / div
+        a = np.fft.irfft2(_to_complex(self.snap_a), s=shape, axes=(1, 2)) / div
+        u = np.fft.irfft2(_to_complex(self.snap_u), s=shape, axes=(1, 2)) / div
         return a, u
 
     def peak_summary(self) -> dict:
