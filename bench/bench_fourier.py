@@ -1,12 +1,12 @@
-"""Throughput of the Fourier-space engine against today's engine and the honest floor, one run.
+"""Throughput of the Fourier-space engine against the former engine and the honest floor, one run.
 
 Run ``python bench/bench_fourier.py --n 5000`` (``--help`` for options). Every figure is images
 per second, the best of ``--repeats`` rounds; each round runs every variant once, in turn
 (interleaved), so a disturbance of the shared machine hits all variants alike. Ratios are taken
 between figures of the same run:
 
-* ``x today``: against today's engine (:func:`fiji_bridge.engine.stream_alignment`, scipy) on
-  the same number of threads;
+* ``x former``: against the former engine (``stream_alignment(..., noise="sfc64")``: real-space
+  SFC64 noise, forward and inverse FFT per image, scipy) on the same number of threads;
 * ``x floor``: against drawing the same Fourier-space noise alone (Philox + ziggurat +
   spectrum, :class:`fiji_bridge.fourier_noise.SpectrumGenerator`) on the same number of
   threads: the honest floor of the new engine;
@@ -88,8 +88,8 @@ def main(argv=None) -> int:
              lambda: fourier_throughput(ref, n, workers=2, fft_backend="pyfftw")),
         ]
     variants += [
-        ("today's engine (scipy), 1 thread", lambda: engine_throughput(ref, n, workers=1)),
-        ("today's engine (scipy), 2 threads", lambda: engine_throughput(ref, n, workers=2)),
+        ("former engine (sfc64, scipy), 1 thread", lambda: engine_throughput(ref, n, workers=1, noise="sfc64")),
+        ("former engine (sfc64, scipy), 2 threads", lambda: engine_throughput(ref, n, workers=2, noise="sfc64")),
         ("generator alone (Philox spectra), 1 thread", lambda: generator_throughput(shape, n, workers=1)),
         ("generator alone (Philox spectra), 2 threads", lambda: generator_throughput(shape, n, workers=2)),
         ("naive numpy batch (float64, np.fft, np.roll)", lambda: naive_numpy_batch(ref, min(n, args.naive_n))),
@@ -109,19 +109,19 @@ def main(argv=None) -> int:
     def threads_of(name):
         return 2 if "2 threads" in name else 1
 
-    today = {t: best[f"today's engine (scipy), {t} thread{'s' if t > 1 else ''}"] for t in (1, 2)}
+    former = {t: best[f"former engine (sfc64, scipy), {t} thread{'s' if t > 1 else ''}"] for t in (1, 2)}
     floor = {t: best[f"generator alone (Philox spectra), {t} thread{'s' if t > 1 else ''}"] for t in (1, 2)}
     naive = best["naive numpy batch (float64, np.fft, np.roll)"]
     width = max(len(name) for name in best)
     print()
-    print(f"{'variant':<{width}}  {'images/s':>9}  {'x today':>7}  {'x floor':>7}  {'x naive':>7}")
+    print(f"{'variant':<{width}}  {'images/s':>9}  {'x former':>8}  {'x floor':>7}  {'x naive':>7}")
     for name, value in best.items():
         t = threads_of(name)
-        print(f"{name:<{width}}  {value:>9,.0f}  {value / today[t]:>7.2f}  {value / floor[t]:>7.2f}  "
+        print(f"{name:<{width}}  {value:>9,.0f}  {value / former[t]:>8.2f}  {value / floor[t]:>7.2f}  "
               f"{value / naive:>7.2f}")
     new2 = best["new engine (fourier, scipy), 2 threads"]
     print()
-    print(f"new engine, 2 threads: {new2 / today[2]:.2f}x today's engine (2 threads), "
+    print(f"new engine, 2 threads: {new2 / former[2]:.2f}x the former engine (2 threads), "
           f"{new2 / floor[2]:.2f} of the generator-alone floor (2 threads), "
           f"{new2 / naive:.1f}x the naive batch")
     return 0

@@ -1,5 +1,11 @@
 """Streaming "Einstein from noise" engine: align millions of noise images in bounded memory.
 
+By default (``noise="fourier"``) :func:`stream_alignment` runs
+:func:`fiji_bridge.fourier_engine.stream_fourier` on the noise of
+:func:`fiji_bridge.noise.noise_images` (drawn in Fourier space, one FFT per image), in threads
+or as Dask tasks; the rest of this module (and its docstring below) is the former engine on
+real-space SFC64 noise, ``noise="sfc64"``, kept for comparison, plus the Dask plumbing.
+
 The engine draws the noise images of a seed (:func:`fiji_bridge.noise.noise_images`), aligns each
 one to the reference (:mod:`fiji_bridge.align` conventions) and keeps only running float64 sums,
 with a snapshot of the averages at each requested count. Memory does not grow with the number of
@@ -503,6 +509,7 @@ def stream_alignment(
     progress=None,
     fft_backend="scipy",
     connect_timeout=DEFAULT_CONNECT_TIMEOUT,
+    noise="fourier",
 ) -> StreamResult:
     """Align ``n_images`` noise images to a reference and average them, in bounded memory.
 
@@ -557,6 +564,13 @@ def stream_alignment(
         FFT library; see :mod:`fiji_bridge.align`.
     connect_timeout : float, optional
         Seconds to wait for a scheduler given by address (default 3).
+    noise : {"fourier", "sfc64"}, optional
+        ``"fourier"`` (default): the noise of :func:`fiji_bridge.noise.noise_images`, drawn in
+        Fourier space and aligned with one FFT per image by
+        :func:`fiji_bridge.fourier_engine.stream_fourier` (threads or Dask tasks); means agree
+        with aligning the float32 images in memory to float32 rounding. ``"sfc64"``: the
+        former engine and its real-space SFC64 noise (RNG blocks of 64 images), kept for
+        comparison; that noise is no longer the one of ``noise_images``.
 
     Returns
     -------
@@ -624,6 +638,12 @@ def stream_alignment(
         raise ValueError(f"connect_timeout must be > 0 seconds, got {connect_timeout}")
 
     _check_scheduler_spec(scheduler)
+    if noise not in ("fourier", "sfc64"):
+        raise ValueError(f"noise must be 'fourier' or 'sfc64', got {noise!r}. Fix: leave it out")
+    if noise == "fourier":
+        return _stream_fourier_noise(ref32, n_images, seed, counts, block_size, workers,
+                                     scheduler, connect_timeout, keep_examples, keep_shifts,
+                                     progress, backend)
     use_dask = scheduler is not None
     if use_dask:
         threads = _check_workers(workers, default=1)
@@ -746,3 +766,45 @@ def check_scheduler(scheduler, *, connect_timeout=DEFAULT_CONNECT_TIMEOUT) -> No
     client, closers, _ = _open_dask(scheduler, connect_timeout)
     for close in closers:
         close()
+
+
+# --------------------------------------------------------------------------------------------
+# the default path: Fourier-space noise, one FFT per image (fiji_bridge.fourier_engine)
+# --------------------------------------------------------------------------------------------
+class _DaskSubmitter:
+    """``submit(fn, *args)`` on a Dask client, never cached (``pure=False``)."""
+
+    def __init__(self, client):
+        self.client = client
+
+    def submit(self, fn, *args):
+        return self.client.submit(fn, *args, pure=False)
+
+
+def _stream_fourier_noise(ref32, n_images, seed, counts, block_size, workers, scheduler,
+                          connect_timeout, keep_examples, keep_shifts, progress, backend):
+    """:func:`stream_alignment` with ``noise="fourier"`` (arguments already checked)."""
+    from . import fourier_engine
+
+    kwargs = dict(seed=seed, counts=counts, keep_examples=keep_examples, keep_shifts=keep_shifts,
+                  progress=progress, fft_backend=backend)
+    if scheduler is None:
+        return fourier_engine.stream_fourier(ref32, n_images, block_size=block_size,
+                                             workers=_check_workers(workers), **kwargs)
+    h, w = ref32.shape
+    threads = _check_workers(workers, default=1)
+    if block_size is None:
+        block_size = max(RNG_BLOCK, (_DASK_TASK_PIXELS // (h * w)) // RNG_BLOCK * RNG_BLOCK)
+    client, closers, description = _open_dask(scheduler, float(connect_timeout))
+    try:
+        nthreads = sum(client.nthreads().values()) or 1
+        return fourier_engine.stream_fourier(
+            ref32, n_images, block_size=block_size, workers=threads,
+            executor=_DaskSubmitter(client), window=max(4, 2 * nthreads),
+            description=description, **kwargs)
+    finally:
+        for close in closers:
+            try:
+                close()
+            except Exception:  # pragma: no cover - best effort shutdown
+                pass

@@ -29,6 +29,7 @@ falls inside a block), and the block sums are added in block order by the callin
 from __future__ import annotations
 
 import collections
+import hashlib
 import math
 import numbers
 import sys
@@ -42,7 +43,14 @@ from numba import njit
 from .engine import StreamResult
 from .fourier_noise import SpectrumGenerator, noise_spectra
 
-__all__ = ["CHUNK", "SUM_BLOCK", "phase_table", "reference_alignment", "stream_fourier"]
+__all__ = [
+    "CHUNK",
+    "SUM_BLOCK",
+    "phase_table",
+    "reference_alignment",
+    "run_task",
+    "stream_fourier",
+]
 
 
 #: Images per FFT call (image i sits at slot i % CHUNK). Part of the bit-for-bit contract.
@@ -146,18 +154,18 @@ _PYFFTW_LOCK = threading.Lock()
 
 
 class _Context:
-    """What every block of one call shares (read-only) plus one workspace per thread."""
+    """What every block of a (reference, seed, backend) shares, plus one workspace per thread.
 
-    def __init__(self, ref32, seed, n_images, cuts, keep_examples, backend, shift_dtype):
+    Contexts are cached per process (:func:`_context`), so that the threads of this process or
+    of a Dask worker keep their preallocated buffers from one task to the next.
+    """
+
+    def __init__(self, ref32, seed, backend):
         self.ref32 = ref32
         self.h, self.w = ref32.shape
         self.wc = self.w // 2 + 1
         self.seed = seed
-        self.n_images = n_images
-        self.cuts = cuts
-        self.keep_examples = keep_examples
         self.backend = backend
-        self.shift_dtype = shift_dtype
         rconj = np.conj(np.fft.rfft2(ref32.astype(np.float64)))
         if backend == "pyfftw":  # FFTW's backward transform is unnormalised
             rconj = rconj / (self.h * self.w)
@@ -218,21 +226,45 @@ class _Workspace:
         return self.maps
 
 
-def _process_block(ctx: _Context, block: int) -> dict:
-    """Draw, correlate and sum the images of summation block ``block`` (in image order)."""
+_CONTEXTS: collections.OrderedDict = collections.OrderedDict()
+_CONTEXTS_LOCK = threading.Lock()
+
+
+def _context(ref32, seed, backend) -> _Context:
+    """The cached context of (reference, seed, backend) in this process (the last 4 kept)."""
+    key = (ref32.shape, hashlib.blake2b(ref32.tobytes(), digest_size=16).digest(), seed, backend)
+    with _CONTEXTS_LOCK:
+        ctx = _CONTEXTS.get(key)
+        if ctx is None:
+            ctx = _Context(ref32, seed, backend)
+            _CONTEXTS[key] = ctx
+            while len(_CONTEXTS) > 4:
+                _CONTEXTS.popitem(last=False)
+        else:
+            _CONTEXTS.move_to_end(key)
+    return ctx
+
+
+def _process_block(ctx: _Context, job: tuple, block: int) -> dict:
+    """Draw, correlate and sum the images of summation block ``block`` (in image order).
+
+    ``job`` is ``(n_images, keep_examples, shift_dtype, cuts)`` with ``cuts`` a dict
+    ``block -> counts inside it, relative to its start``.
+    """
+    n_images, keep_examples, shift_dtype, block_cuts = job
     ws = ctx.workspace()
     h, wc = ctx.h, ctx.wc
     start = block * SUM_BLOCK
-    n = min(SUM_BLOCK, ctx.n_images - start)
+    n = min(SUM_BLOCK, n_images - start)
     asum = np.zeros((2, h, wc), dtype=np.float64)
     usum = np.zeros((2, h, wc), dtype=np.float64)
-    shifts = np.empty((n, 2), dtype=ctx.shift_dtype)
+    shifts = np.empty((n, 2), dtype=shift_dtype)
     peaks = np.empty(n, dtype=np.float32)
-    n_ex = max(0, min(ctx.keep_examples - start, n))
+    n_ex = max(0, min(keep_examples - start, n))
     ex_spec = np.empty((n_ex, h, wc), dtype=np.complex64) if n_ex else None
     ex_maps = np.empty((n_ex, ctx.h, ctx.w), dtype=np.float32) if n_ex else None
     partials = []
-    cuts = iter(ctx.cuts.get(block, ()))
+    cuts = iter(block_cuts.get(block, ()))
     next_cut = next(cuts, None)
     for c0 in range(0, n, CHUNK):
         k = min(CHUNK, n - c0)
@@ -267,8 +299,20 @@ def _process_block(ctx: _Context, block: int) -> dict:
             "shifts": shifts, "peaks": peaks, "ex_spec": ex_spec, "ex_maps": ex_maps}
 
 
-def _process_task(ctx: _Context, b0: int, b1: int) -> list:
-    return [_process_block(ctx, b) for b in range(b0, b1)]
+def run_task(ref32, seed, backend, n_images, keep_examples, shift_dtype, cuts, b0, b1, threads=1):
+    """One task: summation blocks ``b0 .. b1 - 1`` (a list of block results, in block order).
+
+    A top-level, picklable function: what :func:`stream_fourier` submits to its executor
+    (threads of this process, or a Dask cluster). ``threads`` > 1 spreads the blocks of the
+    task over that many threads.
+    """
+    ctx = _context(ref32, seed, backend)
+    job = (n_images, keep_examples, np.dtype(shift_dtype), cuts)
+    blocks = range(b0, b1)
+    if threads <= 1 or len(blocks) <= 1:
+        return [_process_block(ctx, job, b) for b in blocks]
+    with ThreadPoolExecutor(max_workers=min(threads, len(blocks))) as pool:
+        return list(pool.map(lambda b: _process_block(ctx, job, b), blocks))
 
 
 # --------------------------------------------------------------------------------------------
@@ -466,7 +510,8 @@ def _check_progress(progress, total):
 # public API
 # --------------------------------------------------------------------------------------------
 def stream_fourier(reference, n_images, *, seed, counts=None, block_size=None, workers=None,
-                   keep_examples=16, keep_shifts=True, progress=None, fft_backend="scipy") -> StreamResult:
+                   keep_examples=16, keep_shifts=True, progress=None, fft_backend="scipy",
+                   executor=None, window=None, description=None) -> StreamResult:
     """Align ``n_images`` Fourier-space noise images to a reference and average them.
 
     Same quantities as :func:`fiji_bridge.engine.stream_alignment`, on the noise of
@@ -499,12 +544,20 @@ def stream_fourier(reference, n_images, *, seed, counts=None, block_size=None, w
         ``progress(done, total)`` after each task; True shows a tqdm bar on stderr.
     fft_backend : {"scipy", "pyfftw"}, optional
         Library of the c2r FFT (pyfftw's last bits depend on the CPU).
+    executor : object with ``submit(fn, *args)``, optional
+        Where the tasks run instead of this process's threads, e.g. a ``distributed.Client``
+        (its workers need ``fiji_bridge``); :func:`run_task` is submitted with picklable
+        arguments, ``workers`` threads inside each task. The caller's thread adds the block
+        sums in block order, so the result is the same bits.
+    window : int, optional
+        Tasks in flight with an executor (default ``2 * workers`` in-process, 4 otherwise).
+    description : str, optional
+        Stored in ``StreamResult.scheduler`` (default ``"in-process (N threads)"``).
 
     Returns
     -------
     fiji_bridge.engine.StreamResult
-        ``rng_block`` holds :data:`SUM_BLOCK`; ``scheduler`` says ``"in-process fourier (N
-        threads)"``.
+        ``rng_block`` holds :data:`SUM_BLOCK`.
 
     Raises
     ------
@@ -542,11 +595,15 @@ def stream_fourier(reference, n_images, *, seed, counts=None, block_size=None, w
         b, r = divmod(c, SUM_BLOCK)
         if r:
             cuts.setdefault(b, []).append(r)
-    ctx = _Context(ref32, seed, n_images, cuts, int(keep_examples), backend, shift_dtype)
     comb = _Combiner(h, w, n_images, counts, bool(keep_shifts), int(keep_examples), shift_dtype)
     n_blocks = -(-n_images // SUM_BLOCK)
     per_task = block_size // SUM_BLOCK
     tasks = [(b, min(b + per_task, n_blocks)) for b in range(0, n_blocks, per_task)]
+
+    def task_args(b0, b1):
+        task_cuts = {b: tuple(cuts[b]) for b in range(b0, b1) if b in cuts}
+        return (ref32, seed, backend, n_images, int(keep_examples), np.dtype(shift_dtype).str,
+                task_cuts, b0, b1)
 
     def consume(results):
         for res in results:
@@ -556,24 +613,16 @@ def stream_fourier(reference, n_images, *, seed, counts=None, block_size=None, w
 
     t0 = time.perf_counter()
     try:
-        if threads == 1 or len(tasks) == 1:
+        if executor is not None:
+            _run_in_order(lambda a: executor.submit(run_task, *a, threads), tasks, task_args,
+                          window or 4, consume)
+        elif threads == 1 or len(tasks) == 1:
             for b0, b1 in tasks:
-                consume(_process_task(ctx, b0, b1))
+                consume(run_task(*task_args(b0, b1)))
         else:
             with ThreadPoolExecutor(max_workers=threads) as pool:
-                pending = collections.deque()
-                it = iter(tasks)
-                window = 2 * threads
-                try:
-                    for b0, b1 in it:
-                        pending.append(pool.submit(_process_task, ctx, b0, b1))
-                        if len(pending) >= window:
-                            consume(pending.popleft().result())
-                    while pending:
-                        consume(pending.popleft().result())
-                finally:
-                    for fut in pending:
-                        fut.cancel()
+                _run_in_order(lambda a: pool.submit(run_task, *a), tasks, task_args,
+                              window or 2 * threads, consume)
     finally:
         if closer is not None:
             closer()
@@ -589,9 +638,25 @@ def stream_fourier(reference, n_images, *, seed, counts=None, block_size=None, w
         peaks=comb.peaks, shift_histogram=comb.hist, peak_summary=comb.peak_summary(),
         example_noise=ex_noise, example_aligned=ex_aligned, example_maps=comb.ex_maps,
         n_images=n_images, seed=seed, block_size=block_size, rng_block=SUM_BLOCK,
-        fft_backend=backend, scheduler=f"in-process fourier ({threads} thread{'s' if threads > 1 else ''})",
+        fft_backend=backend,
+        scheduler=description or f"in-process ({threads} thread{'s' if threads > 1 else ''})",
         elapsed_s=elapsed,
     )
+
+
+def _run_in_order(submit, tasks, task_args, window, consume):
+    """Keep up to ``window`` tasks in flight; consume their results in task order."""
+    pending = collections.deque()
+    try:
+        for b0, b1 in tasks:
+            pending.append(submit(task_args(b0, b1)))
+            if len(pending) >= window:
+                consume(pending.popleft().result())
+        while pending:
+            consume(pending.popleft().result())
+    finally:
+        for fut in pending:
+            fut.cancel()
 
 
 def reference_alignment(reference, n_images, *, seed, counts=None, batch=64):

@@ -65,8 +65,8 @@ def _check_shape(shape) -> tuple[int, int]:
     ):
         raise TypeError(f"shape must be a pair (H, W) of integers, got {shape!r}. Fix: pass e.g. (128, 128)")
     h, w = int(dims[0]), int(dims[1])
-    if h < 2 or w < 2:
-        raise ValueError(f"shape must be at least (2, 2), got {(h, w)}. Fix: pass e.g. (128, 128)")
+    if h < 1 or w < 1:
+        raise ValueError(f"shape must have positive sides, got {(h, w)}. Fix: pass e.g. (128, 128)")
     return h, w
 
 
@@ -209,7 +209,7 @@ def fourier_noise_images(seed, start, stop, shape, *, dtype=np.float32) -> np.nd
     start, stop : int
         Half-open range of image indices.
     shape : tuple of int
-        ``(H, W)``, both at least 2.
+        ``(H, W)``, positive.
     dtype : {numpy.float32, numpy.float64}
         Output type (the inverse transform is always computed in float64).
 
