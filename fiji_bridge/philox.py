@@ -319,11 +319,13 @@ def _slow_batch(k0, k1, s0, s1, rej, nrej, ext, w, out, wi, ki, fi):
 
 @njit(nogil=True, cache=True)
 def fill_gaussians(k0, k1, stream, out, words, wi, ki, fi):
-    """out[j] = g_stream[j] for j < len(out).
+    """Numba kernel: ``out[j] = g_stream[j]`` for ``j < len(out)`` (see the module docstring).
 
-    Passes: the Philox words into ``words`` (scratch, at least ``len(out)`` rounded up to a
-    multiple of 4), the ziggurat fast path (NaN marks a rejection), then the slow path of the
-    marked values in batches. Returns the number of slow-path values.
+    ``k0, k1``: the key words (uint64); ``stream``: the stream index; ``words``: uint32 scratch
+    of at least ``len(out)`` rounded up to a multiple of 4; ``wi, ki, fi``: :data:`WI`,
+    :data:`KI`, :data:`FI`. Passes: the Philox words (vectorised), the ziggurat fast path with
+    a branch-free list of the rejected values, then their slow path in batches. Releases the
+    GIL. Returns the number of slow-path values.
     """
     n = out.shape[0]
     s0 = np.uint64(stream) & np.uint64(_MASK)
@@ -331,32 +333,23 @@ def fill_gaussians(k0, k1, stream, out, words, wi, ki, fi):
     nw = 4 * ((n + 3) // 4)
     w = words[:nw]
     _stream_words(k0, k1, s0, s1, w)
-    nan = np.float32(np.nan)
-    one = np.float32(1.0)
-    two = np.float32(2.0)
-    for j in range(n):
-        r = np.uint32(w[j])
-        idx = r & np.uint32(0xFF)
-        rabs = r >> np.uint32(9)
-        sign = one - two * np.float32((r >> np.uint32(8)) & np.uint32(1))
-        x = np.float32(rabs) * wi[idx] * sign
-        out[j] = x if rabs < ki[idx] else nan
-    rej = np.empty(_SLOW_BATCH, dtype=np.int64)
-    ext = np.empty(4 * _SLOW_BATCH, dtype=np.uint32)
+    rej = np.empty(n + 1, dtype=np.int64)
     nrej = 0
-    total = 0
     for j in range(n):
-        if out[j] != out[j]:
-            rej[nrej] = j
-            nrej += 1
-            if nrej == _SLOW_BATCH:
-                _slow_batch(k0, k1, s0, s1, rej, nrej, ext, w, out, wi, ki, fi)
-                total += nrej
-                nrej = 0
-    if nrej:
-        _slow_batch(k0, k1, s0, s1, rej, nrej, ext, w, out, wi, ki, fi)
-        total += nrej
-    return total
+        # Signed integer magnitude, then one float32 product: float32(-a) * w == -(a * w)
+        # exactly, so this is numpy's x = rabs * wi[idx], negated when bit 8 is set.
+        r = np.int64(w[j])
+        idx = r & 0xFF
+        rabs = r >> 9
+        v = rabs - ((r >> 7) & 2) * rabs
+        out[j] = np.float32(v) * wi[idx]
+        rej[nrej] = j  # always written, kept only when rejected: no branch
+        nrej += rabs >= np.int64(ki[idx])
+    ext = np.empty(4 * _SLOW_BATCH, dtype=np.uint32)
+    for b0 in range(0, nrej, _SLOW_BATCH):
+        b1 = min(b0 + _SLOW_BATCH, nrej)
+        _slow_batch(k0, k1, s0, s1, rej[b0:b1], b1 - b0, ext, w, out, wi, ki, fi)
+    return nrej
 
 
 def gaussian_stream(seed, stream, n: int) -> np.ndarray:
