@@ -6,6 +6,9 @@ Submodules (import what you need; nothing here starts Java):
   ImageJ steps; the only module that touches Java.
 - :mod:`fiji_bridge.convert` -- numpy / xarray <-> ImagePlus.
 - :mod:`fiji_bridge.noise`, :mod:`fiji_bridge.align` -- seeded noise and FFT alignment (numpy).
+- :mod:`fiji_bridge.philox`, :mod:`fiji_bridge.fourier_noise`, :mod:`fiji_bridge.fourier_engine`
+  -- the counter-based generator, the noise drawn in Fourier space, and the streaming engine
+  (numba kernels).
 - :mod:`fiji_bridge.metrics` -- CC, Fourier-phase error, FRC.
 - :mod:`fiji_bridge.experiment` -- the experiment end to end.
 """
