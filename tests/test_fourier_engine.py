@@ -180,3 +180,23 @@ def test_bad_arguments(kwargs, exc):
     n = args.pop("n_images")
     with pytest.raises(exc, match="Fix"):
         stream_fourier(ref, n, **args)
+
+
+def test_any_executor_gives_the_same_bits(reference):
+    """Tasks submitted to an executor (here a thread pool; a Dask client in the engine tests)
+    are added in block order by the caller: the same bits as in-process threads."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    base = stream_fourier(reference, N, seed=8, counts=COUNTS, workers=1)
+    with ThreadPoolExecutor(3) as pool:
+        other = stream_fourier(reference, N, seed=8, counts=COUNTS, workers=2, block_size=128,
+                               executor=pool, window=3, description="pool")
+    assert other.scheduler == "pool"
+    assert_same(base, other)
+
+
+def test_stream_alignment_rejects_an_unknown_noise():
+    from fiji_bridge.engine import stream_alignment
+
+    with pytest.raises(ValueError, match="Fix"):
+        stream_alignment(np.ones((8, 8)), 10, seed=0, noise="gaussian")
