@@ -72,6 +72,23 @@ def backend_shift_changes(reference, n, seed=0) -> int:
     return int((a.shifts != b.shifts).any(axis=1).sum())
 
 
+def profile_engine(reference, n, top=8) -> None:
+    """cProfile of one single-thread run over ``n`` images: where the time goes."""
+    import cProfile
+    import pstats
+
+    stream_fourier(reference, 256, seed=0, workers=1, keep_examples=0)  # warm up
+    prof = cProfile.Profile()
+    prof.enable()
+    res = stream_fourier(reference, n, seed=0, workers=1, keep_examples=0)
+    prof.disable()
+    print(f"{n / res.elapsed_s:,.0f} images/s on one thread; per image:")
+    stats = pstats.Stats(prof)
+    rows = sorted(stats.stats.items(), key=lambda kv: -kv[1][2])[:top]
+    for (path, line, func), (_, _, tottime, _, _) in rows:
+        print(f"  {1e6 * tottime / n:7.1f} us  {func} ({os.path.basename(path)}:{line})")
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=5000, help="images per measurement (5000)")
@@ -81,9 +98,14 @@ def main(argv=None) -> int:
     parser.add_argument("--pyfftw", action="store_true", help="also the new engine with pyFFTW")
     parser.add_argument("--compare-backends", type=int, default=0, metavar="N",
                         help="count shifts that differ between scipy and pyFFTW over N images")
+    parser.add_argument("--profile", type=int, default=0, metavar="N",
+                        help="profile one single-thread run over N images and stop")
     args = parser.parse_args(argv)
 
     ref = default_reference(args.size)
+    if args.profile:
+        profile_engine(ref, args.profile)
+        return 0
     if args.compare_backends:
         k = backend_shift_changes(ref, args.compare_backends)
         print(f"shifts that differ between scipy and pyFFTW: {k} of {args.compare_backends:,} "
