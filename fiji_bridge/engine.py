@@ -33,6 +33,7 @@ aligns 2,000. Per image and thread: drawing the noise ~125 us, FFTs ~70 us (scip
 from __future__ import annotations
 
 import collections
+import dataclasses
 import logging
 import numbers
 import sys
@@ -781,16 +782,22 @@ class _DaskSubmitter:
         return self.client.submit(fn, *args, pure=False)
 
 
+def _as_stream_result(res) -> StreamResult:
+    """A :class:`fiji_bridge.fourier_engine.FourierStreamResult` as a StreamResult (same
+    fields, arrays not copied)."""
+    return StreamResult(**{f.name: getattr(res, f.name) for f in dataclasses.fields(StreamResult)})
+
+
 def _stream_fourier_noise(ref32, n_images, seed, counts, block_size, workers, scheduler,
                           connect_timeout, keep_examples, keep_shifts, progress, backend):
     """:func:`stream_alignment` with ``noise="fourier"`` (arguments already checked)."""
-    from . import fourier_engine
+    from fiji_bridge import fourier_engine
 
     kwargs = dict(seed=seed, counts=counts, keep_examples=keep_examples, keep_shifts=keep_shifts,
                   progress=progress, fft_backend=backend)
     if scheduler is None:
-        return fourier_engine.stream_fourier(ref32, n_images, block_size=block_size,
-                                             workers=_check_workers(workers), **kwargs)
+        return _as_stream_result(fourier_engine.stream_fourier(
+            ref32, n_images, block_size=block_size, workers=_check_workers(workers), **kwargs))
     h, w = ref32.shape
     threads = _check_workers(workers, default=1)
     if block_size is None:
@@ -798,10 +805,10 @@ def _stream_fourier_noise(ref32, n_images, seed, counts, block_size, workers, sc
     client, closers, description = _open_dask(scheduler, float(connect_timeout))
     try:
         nthreads = sum(client.nthreads().values()) or 1
-        return fourier_engine.stream_fourier(
+        return _as_stream_result(fourier_engine.stream_fourier(
             ref32, n_images, block_size=block_size, workers=threads,
             executor=_DaskSubmitter(client), window=max(4, 2 * nthreads),
-            description=description, **kwargs)
+            description=description, **kwargs))
     finally:
         for close in closers:
             try:

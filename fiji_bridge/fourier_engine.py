@@ -36,16 +36,17 @@ import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 
 import numpy as np
 from numba import njit
 
-from .engine import StreamResult
-from .fourier_noise import SpectrumGenerator, noise_spectra
+from fiji_bridge.fourier_noise import SpectrumGenerator, noise_spectra
 
 __all__ = [
     "CHUNK",
     "SUM_BLOCK",
+    "FourierStreamResult",
     "phase_table",
     "reference_alignment",
     "run_task",
@@ -61,6 +62,34 @@ SUM_BLOCK = 64
 DEFAULT_TASK = 256
 
 FFT_BACKENDS = ("scipy", "pyfftw")
+
+
+@dataclass(frozen=True, eq=False)
+class FourierStreamResult:
+    """Result of :func:`stream_fourier`: the fields of :class:`fiji_bridge.engine.StreamResult`
+    (documented there), which ``stream_alignment`` returns. Kept separate so that this module
+    does not import the engine that imports it.
+
+    ``rng_block`` holds :data:`SUM_BLOCK`.
+    """
+
+    counts: np.ndarray
+    aligned_means: np.ndarray
+    unaligned_means: np.ndarray
+    shifts: np.ndarray | None
+    peaks: np.ndarray | None
+    shift_histogram: np.ndarray
+    peak_summary: dict
+    example_noise: np.ndarray
+    example_aligned: np.ndarray
+    example_maps: np.ndarray
+    n_images: int
+    seed: int
+    block_size: int
+    rng_block: int = SUM_BLOCK
+    fft_backend: str = "scipy"
+    scheduler: str = "in-process"
+    elapsed_s: float = field(default=0.0)
 
 
 # --------------------------------------------------------------------------------------------
@@ -511,7 +540,7 @@ def _check_progress(progress, total):
 # --------------------------------------------------------------------------------------------
 def stream_fourier(reference, n_images, *, seed, counts=None, block_size=None, workers=None,
                    keep_examples=16, keep_shifts=True, progress=None, fft_backend="scipy",
-                   executor=None, window=None, description=None) -> StreamResult:
+                   executor=None, window=None, description=None) -> FourierStreamResult:
     """Align ``n_images`` Fourier-space noise images to a reference and average them.
 
     Same quantities as :func:`fiji_bridge.engine.stream_alignment`, on the noise of
@@ -556,8 +585,8 @@ def stream_fourier(reference, n_images, *, seed, counts=None, block_size=None, w
 
     Returns
     -------
-    fiji_bridge.engine.StreamResult
-        ``rng_block`` holds :data:`SUM_BLOCK`.
+    FourierStreamResult
+        The fields of :class:`fiji_bridge.engine.StreamResult`.
 
     Raises
     ------
@@ -633,7 +662,7 @@ def stream_fourier(reference, n_images, *, seed, counts=None, block_size=None, w
     ex_aligned = np.empty_like(ex_noise)
     for i in range(ex_noise.shape[0]):
         ex_aligned[i] = np.roll(ex_noise[i], (-int(comb.ex_shifts[i, 0]), -int(comb.ex_shifts[i, 1])), axis=(0, 1))
-    return StreamResult(
+    return FourierStreamResult(
         counts=counts, aligned_means=aligned, unaligned_means=unaligned, shifts=comb.shifts,
         peaks=comb.peaks, shift_histogram=comb.hist, peak_summary=comb.peak_summary(),
         example_noise=ex_noise, example_aligned=ex_aligned, example_maps=comb.ex_maps,

@@ -44,7 +44,7 @@ import numbers
 import numpy as np
 from numba import njit
 
-from .philox import FI, KI, WI, fill_gaussians, seed_key
+from fiji_bridge.philox import FI, KI, WI, fill_gaussians, seed_key
 
 __all__ = ["SpectrumGenerator", "fourier_noise_images", "noise_spectra", "spectrum_shape"]
 

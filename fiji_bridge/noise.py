@@ -136,6 +136,7 @@ def noise_images(seed, start, stop, shape, *, dtype=np.float32) -> np.ndarray:
     if dtype not in (np.dtype(np.float32), np.dtype(np.float64)):
         raise TypeError(f"dtype must be numpy.float32 or numpy.float64, got {dtype}")
 
-    from .fourier_noise import fourier_noise_images  # here: numba loads only when noise is drawn
+    # Imported here: numba loads only when noise is drawn.
+    from fiji_bridge.fourier_noise import fourier_noise_images
 
     return fourier_noise_images(seed, start, stop, (h, w), dtype=dtype)

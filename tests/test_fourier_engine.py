@@ -4,7 +4,6 @@ import numpy as np
 import pytest
 
 from fiji_bridge.align import correlation_maps
-from fiji_bridge.engine import StreamResult
 from fiji_bridge.fourier_engine import (
     SUM_BLOCK,
     phase_table,
@@ -37,7 +36,7 @@ def reference(shape):
     return smooth_reference(shape)
 
 
-def assert_same(a: StreamResult, b: StreamResult):
+def assert_same(a, b):
     for name in ("counts", "aligned_means", "unaligned_means", "shifts", "peaks",
                  "shift_histogram", "example_noise", "example_aligned", "example_maps"):
         x, y = getattr(a, name), getattr(b, name)
@@ -193,6 +192,20 @@ def test_any_executor_gives_the_same_bits(reference):
                                executor=pool, window=3, description="pool")
     assert other.scheduler == "pool"
     assert_same(base, other)
+
+
+def test_stream_alignment_returns_a_stream_result_with_the_same_fields(reference):
+    from fiji_bridge.engine import StreamResult, stream_alignment
+
+    a = stream_fourier(reference, 100, seed=1, workers=1)
+    b = stream_alignment(reference, 100, seed=1, workers=1)
+    assert isinstance(b, StreamResult)
+    assert_same(a, b)
+    from dataclasses import fields
+
+    from fiji_bridge.fourier_engine import FourierStreamResult
+
+    assert [f.name for f in fields(FourierStreamResult)] == [f.name for f in fields(StreamResult)]
 
 
 def test_stream_alignment_rejects_an_unknown_noise():
