@@ -114,7 +114,11 @@ def ziggurat_tables(r: float = ZIGGURAT_R, v: float = ZIGGURAT_V):
     return wi, ki, fi
 
 
-WI, KI, FI = ziggurat_tables()
+_TABLES = ziggurat_tables()
+#: numpy's float32 ziggurat tables (float32 widths, uint32 thresholds, float32 heights).
+WI = _TABLES[0]
+KI = _TABLES[1]
+FI = _TABLES[2]
 _R_F = np.float32(ZIGGURAT_R)
 _INV_R_F = np.float32(1.0 / ZIGGURAT_R)
 
