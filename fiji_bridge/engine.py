@@ -474,15 +474,11 @@ def _stream_fourier_noise(ref32, n_images, seed, counts, block_size, workers, sc
     """:func:`stream_alignment` with ``noise="fourier"`` (arguments already checked)."""
     from fiji_bridge import fourier_engine
 
-    kwargs = dict(seed=seed, counts=counts, keep_examples=keep_examples, keep_shifts=keep_shifts,
-                  progress=progress, fft_backend=backend)
+    kwargs = dict(seed=seed, counts=counts, block_size=block_size, workers=workers,
+                  keep_examples=keep_examples, keep_shifts=keep_shifts, progress=progress,
+                  fft_backend=backend)
     if scheduler is None:
-        return fourier_engine.stream_fourier(
-            ref32, n_images, block_size=block_size, workers=checks.workers(workers), **kwargs)
-    h, w = ref32.shape
-    if block_size is None:
-        block_size = max(RNG_BLOCK, (_DASK_TASK_PIXELS // (h * w)) // RNG_BLOCK * RNG_BLOCK)
+        return fourier_engine.stream_fourier(ref32, n_images, **kwargs)
     with dask_client(scheduler, connect_timeout) as (client, description):
-        return fourier_engine.stream_fourier(
-            ref32, n_images, block_size=block_size, workers=checks.workers(workers, default=1),
-            client=client, description=description, **kwargs)
+        return fourier_engine.stream_fourier(ref32, n_images, client=client,
+                                             description=description, **kwargs)

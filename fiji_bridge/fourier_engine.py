@@ -20,7 +20,9 @@ Every bit of the result is independent of ``block_size`` and ``workers``: each i
 pure function of ``(seed, i)``; its map comes from the same FFT call shape at the same
 position (image ``i`` at slot ``i % CHUNK`` of a ``CHUNK``-image batch); the sums run image by
 image over fixed blocks of :data:`SUM_BLOCK` images (a partial copy where a requested count
-falls inside a block), and the block sums are added in block order by the calling thread.
+falls inside a block), and the block sums are added in the fixed pairwise tree of
+:mod:`fiji_bridge.tree_sum`: inside each task (an aligned group of ``2**k`` blocks) and then
+over the tasks, on the Dask workers when there is a cluster.
 
 :func:`fiji_bridge.fourier_reference.reference_alignment` is the slow, obviously correct
 version of the same computation (numpy float64, real space, ``np.roll``); the tests hold
@@ -39,18 +41,22 @@ from typing import Any
 import numpy as np
 from numba import njit
 
-from fiji_bridge import checks
 from fiji_bridge.align import apply_shifts, as_reference, check_backend
 from fiji_bridge.fourier_noise import SpectrumGenerator
-from fiji_bridge.scheduler import run_dask, run_threads
+from fiji_bridge import checks, tree_sum
+from fiji_bridge.scheduler import consume_in_order, run_threads
 from fiji_bridge.stream_result import PeakRecord, StreamResult
 
 __all__ = [
     "CHUNK",
+    "DASK_TASK_PIXELS",
+    "DEFAULT_TASK",
     "SUM_BLOCK",
     "phase_table",
     "run_task",
     "stream_fourier",
+    "task_light",
+    "task_node",
 ]
 
 
@@ -58,8 +64,11 @@ __all__ = [
 CHUNK = 8
 #: Images per summation block (a multiple of CHUNK). Part of the bit-for-bit contract.
 SUM_BLOCK = 64
-#: Default images per in-process task (a multiple of SUM_BLOCK; it does not change the result).
+#: Default images per in-process task (``SUM_BLOCK * 2**k``; it does not change the result).
 DEFAULT_TASK = 256
+#: Default pixels per Dask task: 2**26 is 4096 images of 128 x 128 (about 0.4 s of work per
+#: task, against a few ms of Dask overhead); it does not change the result.
+DASK_TASK_PIXELS = 2**26
 
 
 # --------------------------------------------------------------------------------------------
@@ -262,7 +271,7 @@ def _process_block(ctx: _Context, job: tuple, block: int) -> dict:
     n_ex = max(0, min(keep_examples - start, n))
     ex_spec = np.empty((n_ex, h, wc), dtype=np.complex64) if n_ex else None
     ex_maps = np.empty((n_ex, ctx.h, ctx.w), dtype=np.float32) if n_ex else None
-    partials = []
+    partials = {}
     cuts = iter(block_cuts.get(block, ()))
     next_cut = next(cuts, None)
     for c0 in range(0, n, CHUNK):
@@ -292,36 +301,53 @@ def _process_block(ctx: _Context, job: tuple, block: int) -> dict:
                         ws.cr, ws.ci)
             lo = hi
             if next_cut is not None and next_cut == c0 + hi:
-                partials.append((next_cut, asum.copy(), usum.copy()))
+                partials[start + next_cut] = (asum.copy(), usum.copy())
                 next_cut = next(cuts, None)
-    return {"block": block, "n": n, "asum": asum, "usum": usum, "partials": partials,
-            "shifts": shifts, "peaks": peaks, "ex_spec": ex_spec, "ex_maps": ex_maps}
+    light = {"block": block, "n": n, "shifts": shifts, "peaks": peaks, "ex_spec": ex_spec,
+             "ex_maps": ex_maps}
+    return light, tree_sum.leaf((asum, usum), partials)
 
 
 def run_task(ref32, seed, backend, n_images, keep_examples, shift_dtype, cuts, b0, b1, threads=1):
-    """One task: summation blocks ``b0 .. b1 - 1`` (a list of block results, in block order).
+    """One task: summation blocks ``b0 .. b1 - 1``, an aligned group of ``2**k`` blocks.
 
-    A top-level, picklable function: what :func:`stream_fourier` runs in this
-    process's threads or submits to a Dask cluster. ``threads`` > 1 spreads the blocks of the
-    task over that many threads.
+    Returns ``{"light": [block records, in block order], "node": the group's node}``, the
+    node folded by :class:`fiji_bridge.tree_sum.TreeFolder` (the same bits as any other split).
+    A top-level, picklable function: what :func:`stream_fourier` runs in this process's threads
+    or submits to a Dask cluster. ``threads`` > 1 spreads the blocks over that many threads.
     """
     ctx = _context(ref32, seed, backend)
     job = (n_images, keep_examples, np.dtype(shift_dtype), cuts)
     blocks = range(b0, b1)
     if threads <= 1 or len(blocks) <= 1:
-        return [_process_block(ctx, job, b) for b in blocks]
-    with ThreadPoolExecutor(max_workers=min(threads, len(blocks))) as pool:
-        return list(pool.map(lambda b: _process_block(ctx, job, b), blocks))
+        done = [_process_block(ctx, job, b) for b in blocks]
+    else:
+        with ThreadPoolExecutor(max_workers=min(threads, len(blocks))) as pool:
+            done = list(pool.map(lambda b: _process_block(ctx, job, b), blocks))
+    folder = tree_sum.TreeFolder()
+    for _, node in done:
+        folder.push(0, node)
+    return {"light": [light for light, _ in done], "node": folder.result()}
+
+
+def task_light(result: dict) -> list:
+    """The block records of a :func:`run_task` result (a Dask task: only they travel back)."""
+    return result["light"]
+
+
+def task_node(result: dict) -> dict:
+    """The tree node of a :func:`run_task` result (a Dask task: it stays on the workers)."""
+    return result["node"]
 
 
 # --------------------------------------------------------------------------------------------
-# combination in block order
+# the client's side: the light records in block order, the sums from the tree's root
 # --------------------------------------------------------------------------------------------
 def _to_complex(planes: np.ndarray) -> np.ndarray:
-    """(N, 2, H, Wc) real and imaginary planes -> (N, H, Wc) complex128, exactly."""
-    out = np.empty(planes.shape[:1] + planes.shape[2:], dtype=np.complex128)
-    out.real = planes[:, 0]
-    out.imag = planes[:, 1]
+    """(2, H, Wc) real and imaginary planes -> (H, Wc) complex128, exactly."""
+    out = np.empty(planes.shape[1:], dtype=np.complex128)
+    out.real = planes[0]
+    out.imag = planes[1]
     return out
 
 
@@ -329,11 +355,6 @@ class _Combiner:
     def __init__(self, h, w, n_images, counts, keep_shifts, keep_examples, shift_dtype):
         wc = w // 2 + 1
         self.h, self.w = h, w
-        self.index = {int(c): j for j, c in enumerate(counts)}
-        self.snap_a = np.empty((len(counts), 2, h, wc), dtype=np.float64)
-        self.snap_u = np.empty((len(counts), 2, h, wc), dtype=np.float64)
-        self.atot = np.zeros((2, h, wc), dtype=np.float64)
-        self.utot = np.zeros((2, h, wc), dtype=np.float64)
         self.record = PeakRecord((h, w), n_images, keep_shifts, shift_dtype)
         n_ex = min(keep_examples, n_images)
         self.ex_spec = np.empty((n_ex, h, wc), dtype=np.complex64)
@@ -348,16 +369,6 @@ class _Combiner:
         self.next_block += 1
         start = res["block"] * SUM_BLOCK
         stop = start + res["n"]
-        for r, a_part, u_part in res["partials"]:
-            j = self.index[r + start]
-            self.snap_a[j] = self.atot + a_part
-            self.snap_u[j] = self.utot + u_part
-        self.atot += res["asum"]
-        self.utot += res["usum"]
-        j = self.index.get(stop)
-        if j is not None:
-            self.snap_a[j] = self.atot
-            self.snap_u[j] = self.utot
         sh = res["shifts"]
         self.record.add(start, sh, res["peaks"])
         if res["ex_spec"] is not None:
@@ -367,21 +378,25 @@ class _Combiner:
             self.ex_shifts[start : start + k] = sh[:k]
         self.done = stop
 
-    def means(self, counts):
+    def means(self, root: dict, counts: np.ndarray):
+        """Aligned and unaligned means at ``counts`` from the root's prefix sums."""
         shape = (self.h, self.w)
-        div = counts.astype(np.float64)[:, None, None]
-        a = np.fft.irfft2(_to_complex(self.snap_a), s=shape, axes=(1, 2)) / div
-        u = np.fft.irfft2(_to_complex(self.snap_u), s=shape, axes=(1, 2)) / div
-        return a, u
+        out = []
+        for k in range(2):
+            spectra = np.stack([_to_complex(root["prefix"][int(c)][k]) for c in counts])
+            out.append(np.fft.irfft2(spectra, s=shape, axes=(1, 2))
+                       / counts.astype(np.float64)[:, None, None])
+        return out
 
 
-def _check_block_size(block_size) -> int:
-    """Images per in-process task: :data:`DEFAULT_TASK` for None, else rounded up to whole
-    summation blocks."""
+def _check_block_size(block_size, default: int) -> int:
+    """Images per task: ``default`` for None; rounded up to ``SUM_BLOCK * 2**k`` images (an
+    aligned subtree of :mod:`fiji_bridge.tree_sum`)."""
     block_size = checks.block_size(block_size)
     if block_size is None:
-        return DEFAULT_TASK
-    return -(-block_size // SUM_BLOCK) * SUM_BLOCK
+        block_size = default
+    blocks = -(-block_size // SUM_BLOCK)
+    return SUM_BLOCK * (1 << (blocks - 1).bit_length())
 
 
 # --------------------------------------------------------------------------------------------
@@ -410,10 +425,12 @@ def stream_fourier(reference, n_images, *, seed, counts=None, block_size=None, w
         Counts ``1 <= n <= n_images`` at which to snapshot the averages (default
         ``[n_images]``).
     block_size : int, optional
-        Images per thread task, rounded up to a multiple of :data:`SUM_BLOCK` (default 256).
-        Does not change the result.
+        Images per task, rounded up to ``SUM_BLOCK * 2**k`` (default :data:`DEFAULT_TASK` in
+        threads; with a client, :data:`DASK_TASK_PIXELS` pixels' worth, 4096 images of 128 x
+        128). Does not change the result.
     workers : int, optional
-        Threads (default: all available cores). Does not change the result.
+        Threads (default: all available cores; with a client, threads inside each task,
+        default 1). Does not change the result.
     keep_examples : int, optional
         Keep noise, aligned noise and maps of the first ``keep_examples`` images (default 16).
     keep_shifts : bool, optional
@@ -425,8 +442,9 @@ def stream_fourier(reference, n_images, *, seed, counts=None, block_size=None, w
     client : distributed.Client, optional
         Run the tasks on this Dask cluster instead of this process's threads (its workers need
         ``fiji_bridge``); :func:`run_task` is submitted with picklable arguments, ``workers``
-        threads inside each task. The caller's thread adds the block sums in block order, so
-        the result is the same bits.
+        threads inside each task. The block sums are folded pairwise on the workers
+        (:mod:`fiji_bridge.tree_sum`); only the shifts, peaks and examples of each task and
+        the root's sums come back. The same bits as in-process.
     description : str, optional
         Stored in ``StreamResult.scheduler`` (default ``"in-process (N threads)"``).
 
@@ -451,34 +469,35 @@ def stream_fourier(reference, n_images, *, seed, counts=None, block_size=None, w
     (True, (2, 32, 32))
     """
     ref32 = as_reference(reference)
-    h, w = ref32.shape
     n_images, seed, counts, keep_examples, keep_shifts = checks.stream_options(
         n_images, seed, counts, keep_examples, keep_shifts)
-    block_size = _check_block_size(block_size)
-    threads = checks.workers(workers)
+    h, w = ref32.shape
+    default_task = (DEFAULT_TASK if client is None
+                    else max(SUM_BLOCK, DASK_TASK_PIXELS // (h * w)))
+    block_size = _check_block_size(block_size, default_task)
+    threads = checks.workers(workers, default=None if client is None else 1)
     backend = check_backend(fft_backend)
     callback, closer = checks.progress(progress, n_images)
 
     shift_dtype = np.int16 if max(h, w) <= 65536 else np.int32
-    cuts: dict[int, list[int]] = {}
+    cuts: dict[int, list[int]] = {}  # block -> counts whose last image it holds (1..SUM_BLOCK)
     for c in counts.tolist():
-        b, r = divmod(c, SUM_BLOCK)
-        if r:
-            cuts.setdefault(b, []).append(r)
-    comb = _Combiner(h, w, n_images, counts, bool(keep_shifts), int(keep_examples), shift_dtype)
+        cuts.setdefault((c - 1) // SUM_BLOCK, []).append(c - (c - 1) // SUM_BLOCK * SUM_BLOCK)
+    comb = _Combiner(h, w, n_images, counts, keep_shifts, keep_examples, shift_dtype)
     n_blocks = -(-n_images // SUM_BLOCK)
     per_task = block_size // SUM_BLOCK
+    level = per_task.bit_length() - 1  # a task is a subtree of 2**level blocks
     n_tasks = -(-n_blocks // per_task)
 
     def task_args(t):
         b0 = t * per_task
         b1 = min(b0 + per_task, n_blocks)
         task_cuts = {b: tuple(cuts[b]) for b in range(b0, b1) if b in cuts}
-        return (ref32, seed, backend, n_images, int(keep_examples), np.dtype(shift_dtype).str,
+        return (ref32, seed, backend, n_images, keep_examples, np.dtype(shift_dtype).str,
                 task_cuts, b0, b1, threads if client is not None else 1)
 
-    def consume(results):
-        for res in results:
+    def consume_light(records):
+        for res in records:
             comb.add(res)
         if callback is not None:
             callback(comb.done, n_images)
@@ -486,15 +505,22 @@ def stream_fourier(reference, n_images, *, seed, counts=None, block_size=None, w
     t0 = time.perf_counter()
     try:
         if client is not None:
-            run_dask(client, run_task, task_args, n_tasks, consume)
+            root = _run_on_dask(client, task_args, n_tasks, level, consume_light)
         else:
+            folder = tree_sum.TreeFolder()
+
+            def consume(result):
+                consume_light(result["light"])
+                folder.push(level, result["node"])
+
             run_threads(run_task, task_args, n_tasks, min(threads, n_tasks), consume)
+            root = folder.result()
     finally:
         if closer is not None:
             closer()
     elapsed = time.perf_counter() - t0
 
-    aligned, unaligned = comb.means(counts)
+    aligned, unaligned = comb.means(root, counts)
     ex_noise = np.fft.irfft2(comb.ex_spec.astype(np.complex128), s=(h, w), axes=(1, 2)).astype(np.float32)
     ex_aligned = apply_shifts(ex_noise, comb.ex_shifts)
     return StreamResult(
@@ -507,3 +533,27 @@ def stream_fourier(reference, n_images, *, seed, counts=None, block_size=None, w
         scheduler=description or f"in-process ({threads} thread{'s' if threads > 1 else ''})",
         elapsed_s=elapsed,
     )
+
+
+def _run_on_dask(client, task_args, n_tasks, level, consume_light) -> dict:
+    """Run the tasks on a Dask cluster: their light records come back in task order, their
+    nodes are folded pairwise by :func:`fiji_bridge.tree_sum.combine` tasks on the workers;
+    only the root comes back."""
+
+    def combine_on_workers(left, right):
+        return client.submit(tree_sum.combine, left, right, pure=False)
+
+    folder = tree_sum.TreeFolder(combine_on_workers)
+    nthreads = sum(client.nthreads().values()) or 1
+
+    def submit(t):
+        full = client.submit(run_task, *task_args(t), pure=False)
+        folder.push(level, client.submit(task_node, full, pure=False))
+        return client.submit(task_light, full, pure=False)
+
+    consume_in_order(submit, n_tasks, max(4, 2 * nthreads), consume_light, release=True)
+    root = folder.result()
+    try:
+        return root.result()
+    finally:
+        root.release()

@@ -197,12 +197,15 @@ def test_bad_input(kwargs, exc, match):
 # ---------------------------------------------------------------------------- Dask
 @pytest.mark.slow
 def test_local_cluster_is_bit_identical_to_in_process():
+    """Tasks of 1 block on two worker processes, block sums folded pairwise on the workers,
+    against in-process threads with tasks of 4 blocks and with one task for everything."""
     ref = smooth_reference((17, 12))
     counts = [1, 50, 64, 500, 777, 900]
-    local = stream_alignment(ref, 900, seed=4, counts=counts, scheduler="local", block_size=192)
-    assert local.scheduler == "local"
-    inproc = stream_alignment(ref, 900, seed=4, counts=counts, workers=2)
-    assert_same(local, inproc)
+    local = stream_alignment(ref, 900, seed=4, counts=counts, scheduler="local", block_size=64)
+    assert local.scheduler == "local" and local.block_size == 64
+    assert_same(local, stream_alignment(ref, 900, seed=4, counts=counts, workers=2))
+    assert_same(local, stream_alignment(ref, 900, seed=4, counts=counts, workers=1,
+                                        block_size=1024))
 
 
 @pytest.mark.slow

@@ -164,16 +164,16 @@ def test_threads_inside_a_task_give_the_same_block_sums(reference):
     args = (ref32, 8, "scipy", N, 16, np.dtype(np.int16).str, {1: (5,)}, 0, 4)
     one = run_task(*args, 1)
     two = run_task(*args, 3)
-    assert len(one) == len(two) == 4
-    for a, b in zip(one, two):
+    assert len(one["light"]) == len(two["light"]) == 4
+    for a, b in zip(one["light"], two["light"]):
         assert a["block"] == b["block"]
-        for key in ("asum", "usum", "shifts", "peaks"):
+        for key in ("shifts", "peaks"):
             np.testing.assert_array_equal(a[key], b[key])
-        assert len(a["partials"]) == len(b["partials"])
-        for (ca, pa, qa), (cb, pb, qb) in zip(a["partials"], b["partials"]):
-            assert ca == cb
-            np.testing.assert_array_equal(pa, pb)
-            np.testing.assert_array_equal(qa, qb)
+    for a, b in zip(one["node"]["sums"], two["node"]["sums"]):
+        np.testing.assert_array_equal(a, b)
+    assert one["node"]["prefix"].keys() == two["node"]["prefix"].keys() == {69}
+    for a, b in zip(one["node"]["prefix"][69], two["node"]["prefix"][69]):
+        np.testing.assert_array_equal(a, b)
 
 
 def test_stream_alignment_runs_this_engine_by_default(reference):
