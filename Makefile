@@ -10,7 +10,7 @@ PY := $(VENV)/bin/python
 APT_PACKAGES := default-jre-headless libij-java librhino-java xvfb xauth chromium
 SUDO := $(shell [ "$$(id -u)" = 0 ] || command -v sudo >/dev/null && [ "$$(id -u)" != 0 ] && echo sudo)
 
-.PHONY: all setup system venv demo test bench bench-fourier notebook clean
+.PHONY: all setup system venv demo test bench notebook clean
 
 all: setup
 
@@ -54,11 +54,8 @@ notebook: setup
 	$(VENV)/bin/jupyter lab docs/tutorial.ipynb
 
 bench: setup
-	$(PY) bench/bench_engine.py --dask
+	$(PY) bench/bench_engine.py
 
-# The Fourier-space engine (issue 13) against today's engine and its generator-alone floor.
-bench-fourier: setup
-	$(PY) bench/bench_fourier.py --pyfftw
 
 clean:
 	rm -rf $(VENV) results .pytest_cache *.egg-info
