@@ -5,7 +5,7 @@ transform ``n_i = irfft2(S_i)`` of a spectrum ``S_i`` drawn directly in Fourier 
 counter-based generator (Philox4x32-10, :mod:`fiji_bridge.philox`). The engine never builds
 ``n_i`` (except for the few kept examples):
 
-* ``P_i = S_i * conj(R)`` (float32, ``R = rfft2(r)``) in the pass that draws ``S_i``;
+* ``P_i = S_i * conj(R)`` (float32, ``R = rfft2(r)``), chunk by chunk as ``S_i`` is drawn;
 * one c2r FFT per image gives the correlation map ``c_i = irfft2(P_i)``,
   ``c_i[d] = sum_p n_i[p + d] r[p]`` (the convention of :mod:`fiji_bridge.align`);
 * ``d_i = argmax c_i`` (first maximum in C order), as a signed shift in ``[-H/2, H/2)``;
