@@ -290,9 +290,11 @@ def stream_alignment(
         Counts ``1 <= n <= n_images`` at which to snapshot the averages; sorted and made unique.
         Default ``[n_images]``.
     block_size : int, optional
-        Images per task, rounded up to a whole number of RNG blocks (``RNG_BLOCK`` = 64).
-        Default: one RNG block in-process (best load balance), about 2**24 pixels (1024 images of
-        128 x 128) per Dask task. Does not change the result.
+        Images per task. Default noise: rounded up to ``64 * 2**k`` images; default 256
+        in-process, 2**26 pixels (4096 images of 128 x 128) per Dask task (see
+        :func:`fiji_bridge.fourier_engine.stream_fourier`). ``noise="sfc64"``: rounded up to a
+        whole number of RNG blocks (``RNG_BLOCK`` = 64); default one RNG block in-process,
+        about 2**24 pixels (1024 images of 128 x 128) per Dask task. Does not change the result.
     workers : int, optional
         In-process: threads, each aligning whole tasks with single-threaded FFTs (default: all
         available cores). With Dask: threads inside each task (default 1). Does not change the
@@ -301,9 +303,11 @@ def stream_alignment(
         ``None``: run in this process. ``"local"``: start a ``distributed.LocalCluster`` of two
         single-thread worker processes on 127.0.0.1 for this call and close it afterwards. An
         address such as ``"tcp://host:8786"``: connect to that scheduler (workers there need
-        ``fiji_bridge`` installed). A ``distributed.Client``: use it (not closed). Every task
-        returns per-RNG-block sums that this process adds in block order, so the result is
-        bit-identical to the in-process one.
+        ``fiji_bridge`` installed). A ``distributed.Client``: use it (not closed). The default
+        noise folds the block sums pairwise on the workers in a fixed tree
+        (:mod:`fiji_bridge.tree_sum`); ``noise="sfc64"`` returns per-RNG-block sums that this
+        process adds in block order. Either way the result is bit-identical to the in-process
+        one.
     keep_examples : int, optional
         Keep noise, aligned noise and maps of the first ``keep_examples`` images (default 16).
     keep_shifts : bool, optional

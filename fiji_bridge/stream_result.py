@@ -45,7 +45,8 @@ class StreamResult:
     n_images, seed, block_size : int
         Number of images, seed, and the block size used (rounded up to whole RNG blocks).
     rng_block : int
-        :data:`fiji_bridge.noise.RNG_BLOCK`.
+        Images per summation block: :data:`fiji_bridge.fourier_engine.SUM_BLOCK` (default
+        noise) or :data:`fiji_bridge.noise.RNG_BLOCK` (``noise="sfc64"``); both are 64.
     fft_backend : str
         FFT library used for the maps.
     scheduler : str
