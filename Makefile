@@ -54,7 +54,8 @@ notebook: setup
 	$(VENV)/bin/jupyter lab docs/tutorial.ipynb
 
 bench: setup
-	$(PY) bench/bench_engine.py --dask
+	$(PY) bench/bench_engine.py
+
 
 clean:
 	rm -rf $(VENV) results .pytest_cache *.egg-info

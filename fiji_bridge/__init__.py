@@ -15,6 +15,9 @@ Modules, one job each:
 - :mod:`fiji_bridge.noise`, :mod:`fiji_bridge.align`, :mod:`fiji_bridge.engine`,
   :mod:`fiji_bridge.metrics`, :mod:`fiji_bridge.controls`, :mod:`fiji_bridge.particles` -- numpy
   only: seeded noise, FFT alignment, streaming, CC / phase error / FRC, controls, your images.
+- :mod:`fiji_bridge.philox`, :mod:`fiji_bridge.fourier_noise`, :mod:`fiji_bridge.fourier_engine`
+  -- the counter-based generator, the noise drawn in Fourier space and the streaming engine that
+  aligns it with one FFT per image (numba kernels, compiled on first use).
 - :mod:`fiji_bridge.reference` -- the reference prepared by ImageJ.
 - :mod:`fiji_bridge.experiment`, :mod:`fiji_bridge.study` -- the experiment and the study.
 - :mod:`fiji_bridge.io`, :mod:`fiji_bridge.figures` -- files (one atomic writer) and figures.

@@ -18,7 +18,8 @@ from __future__ import annotations
 
 import numbers
 import os
-from typing import Any
+import sys
+from typing import Any, Callable
 
 import numpy as np
 
@@ -26,6 +27,7 @@ __all__ = [
     "MIN_SIZE",
     "block_size",
     "counts",
+    "counts_array",
     "default_workers",
     "fht_size",
     "image_array",
@@ -33,11 +35,13 @@ __all__ = [
     "is_int",
     "mask_radius",
     "max_shift",
+    "progress",
     "real",
     "real_array",
     "seed",
     "shape",
     "size",
+    "stream_options",
     "workers",
 ]
 
@@ -139,6 +143,55 @@ def counts(values: Any, *, maximum: int | None = None, name: str = "counts") -> 
             f"Fix: drop that count or raise the number of images."
         )
     return tuple(out)
+
+
+def counts_array(values: Any, n_images: int) -> np.ndarray:
+    """:func:`counts` as a sorted int64 array in ``1 .. n_images``; None gives ``[n_images]``."""
+    if values is None:
+        return np.array([n_images], dtype=np.int64)
+    return np.array(counts(values, maximum=n_images), dtype=np.int64)
+
+
+def progress(value: Any, total: int) -> tuple[Callable[[int, int], Any] | None,
+                                              Callable[[], Any] | None]:
+    """A progress argument (None/False, True, or ``progress(done, total)``) as
+    ``(callback, closer)``: True makes a tqdm bar on stderr (``closer`` closes it)."""
+    if value is None or value is False:
+        return None, None
+    if value is True:
+        from tqdm import tqdm
+
+        bar = tqdm(total=total, file=sys.stderr, unit="img", unit_scale=True, desc="aligning")
+        state = {"done": 0}
+
+        def callback(done, _total):
+            bar.update(done - state["done"])
+            state["done"] = done
+
+        return callback, bar.close
+    if callable(value):
+        return value, None
+    raise TypeError(
+        f"progress must be None, True (tqdm bar on stderr) or a callable progress(done, total), "
+        f"got {type(value).__name__}. Fix: pass progress=True or a function."
+    )
+
+
+def stream_options(n_images: Any, seed_value: Any, counts_value: Any, keep_examples: Any,
+                   keep_shifts: Any) -> tuple[int, int, np.ndarray, int, bool]:
+    """The arguments every streamed alignment shares, checked: ``(n_images, seed, counts,
+    keep_examples, keep_shifts)`` with counts as by :func:`counts_array`."""
+    n_images = integer(n_images, "n_images", minimum=1, fix="pass e.g. n_images=1000")
+    seed_value = seed(seed_value)
+    counts_value = counts_array(counts_value, n_images)
+    keep_examples = integer(keep_examples, "keep_examples", minimum=0,
+                            fix="pass e.g. keep_examples=16, or 0 for none")
+    if not isinstance(keep_shifts, (bool, np.bool_)):
+        raise TypeError(
+            f"keep_shifts must be True or False, got {keep_shifts!r}. Fix: pass keep_shifts=False "
+            "to keep only the shift histogram."
+        )
+    return n_images, seed_value, counts_value, keep_examples, bool(keep_shifts)
 
 
 def size(value: Any) -> int:

@@ -8,6 +8,7 @@ before Java starts. Nothing imports this module back.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from collections.abc import Sequence
@@ -308,6 +309,8 @@ def _run(args: argparse.Namespace) -> int:
                                               progress=progress)
     if pixel_size is not None:
         data.attrs["pixel_size_angstrom"] = float(pixel_size)
+    if getattr(args, "startup_s", None) is not None:  # interpreter start, imports, parsing
+        data.attrs.setdefault("timings", {})["startup_s"] = args.startup_s
     with output as directory:
         io.write_run_outputs(data, directory, save_stacks=config.keep_stacks, netcdf=args.netcdf)
     _print_summary(data, output.out)
@@ -475,12 +478,25 @@ def _print_summary(data, out) -> None:
     print(f"wrote {out}/ (report.html, figure.png, results.json, averages.tif, ...)")
 
 
+def _process_age() -> float | None:
+    """Seconds since this process started (Linux ``/proc``), or None where unknown."""
+    try:
+        with open("/proc/self/stat") as f:
+            start_ticks = int(f.read().rpartition(")")[2].split()[19])
+        with open("/proc/uptime") as f:
+            uptime = float(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+    return max(0.0, uptime - start_ticks / os.sysconf("SC_CLK_TCK"))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``einstein-from-noise`` with ``argv``; return the exit status.
 
     Bad input or an unusable machine: one line on stderr, status 2, nothing written.
     """
     args = build_parser().parse_args(argv)
+    args.startup_s = _process_age()
     if args.command == "doctor":
         return args.handler(args)
     from fiji_bridge import imagej, io

@@ -1,6 +1,14 @@
 """Streaming "Einstein from noise" engine: align millions of noise images in bounded memory.
 
-The engine draws the noise images of a seed (:func:`fiji_bridge.noise.noise_images`), aligns each
+By default (``noise="fourier"``) :func:`stream_alignment` runs
+:func:`fiji_bridge.fourier_engine.stream_fourier` on the noise of
+:func:`fiji_bridge.noise.noise_images` (drawn in Fourier space, one FFT per image), in threads
+or as Dask tasks; the rest of this module (and its docstring below) is the former engine on
+real-space SFC64 noise, ``noise="sfc64"``, kept for comparison (where its tasks run:
+:mod:`fiji_bridge.scheduler`).
+
+The former engine draws the SFC64 noise images of a seed (RNG blocks of
+:func:`fiji_bridge.noise.block_generator`), aligns each
 one to the reference (:mod:`fiji_bridge.align` conventions) and keeps only running float64 sums,
 with a snapshot of the averages at each requested count. Memory does not grow with the number of
 images, apart from the optional shifts and peak values (8 bytes per image).
@@ -27,10 +35,9 @@ aligns 2,000. Per image and thread: drawing the noise ~125 us, FFTs ~70 us (scip
 from __future__ import annotations
 
 import numbers
-import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
 import numpy as np
@@ -51,10 +58,11 @@ from fiji_bridge.scheduler import (
     SchedulerConnectionError,
     check_scheduler,
     check_scheduler_spec,
-    open_dask,
+    dask_client,
     run_dask,
     run_threads,
 )
+from fiji_bridge.stream_result import PeakRecord, StreamResult
 
 # SchedulerConnectionError, DEFAULT_CONNECT_TIMEOUT and check_scheduler live in
 # fiji_bridge.scheduler; they are re-exported here because stream_alignment raises and uses them.
@@ -69,63 +77,6 @@ __all__ = [
 #: Default Dask task size, in pixels: 2**24 pixels is 1024 images of 128 x 128 (about 0.2 s of
 #: work, 4 MB of block sums to send back) or 64 images of 512 x 512.
 _DASK_TASK_PIXELS = 2**24
-
-@dataclass(frozen=True, eq=False)
-class StreamResult:
-    """Result of :func:`stream_alignment`.
-
-    Attributes
-    ----------
-    counts : numpy.ndarray
-        Sorted unique image counts ``n`` (int64) at which the averages were taken.
-    aligned_means : numpy.ndarray
-        float64 ``(len(counts), H, W)``: ``aligned_means[j]`` is the mean of the aligned images
-        ``a_0 .. a_{n-1}`` for ``n = counts[j]``: the "Einstein from noise" estimate.
-    unaligned_means : numpy.ndarray
-        Same for the raw noise images (the control: tends to 0).
-    shifts : numpy.ndarray or None
-        ``(n_images, 2)`` signed peak shifts ``(dy, dx)`` (int16, or int32 for sides over
-        65536), or None when ``keep_shifts=False``.
-    peaks : numpy.ndarray or None
-        ``(n_images,)`` float32 peak values, or None when ``keep_shifts=False``.
-    shift_histogram : numpy.ndarray
-        int64 ``(H, W)``: number of images whose shift is ``d``, at index ``d % (H, W)``
-        (non-centred like the maps; :func:`fiji_bridge.align.centered` centres it).
-    peak_summary : dict
-        ``count``, ``mean``, ``std``, ``min``, ``max`` of the peak values (float).
-    example_noise, example_aligned, example_maps : numpy.ndarray
-        float32 ``(k, H, W)`` for the first ``k = min(keep_examples, n_images)`` images: noise,
-        aligned noise and non-centred correlation maps.
-    n_images, seed, block_size : int
-        Number of images, seed, and the block size used (rounded up to whole RNG blocks).
-    rng_block : int
-        :data:`fiji_bridge.noise.RNG_BLOCK`.
-    fft_backend : str
-        FFT library used for the maps.
-    scheduler : str
-        Where it ran: ``"in-process (N threads)"``, ``"local"`` or the scheduler address.
-    elapsed_s : float
-        Wall-clock seconds of the streaming (not counting starting or stopping a cluster).
-    """
-
-    counts: np.ndarray
-    aligned_means: np.ndarray
-    unaligned_means: np.ndarray
-    shifts: np.ndarray | None
-    peaks: np.ndarray | None
-    shift_histogram: np.ndarray
-    peak_summary: dict
-    example_noise: np.ndarray
-    example_aligned: np.ndarray
-    example_maps: np.ndarray
-    n_images: int
-    seed: int
-    block_size: int
-    rng_block: int = RNG_BLOCK
-    fft_backend: str = "scipy"
-    scheduler: str = "in-process"
-    elapsed_s: float = field(default=0.0)
-
 
 @dataclass(eq=False)
 class _BlockResult:
@@ -236,42 +187,12 @@ def _compute_blocks(
 # --------------------------------------------------------------------------------------------
 # validation
 # --------------------------------------------------------------------------------------------
-def _check_counts(counts: Any, n_images: int) -> np.ndarray:
-    """Sorted unique int64 counts in ``1 .. n_images`` (``[n_images]`` for None)."""
-    if counts is None:
-        return np.array([n_images], dtype=np.int64)
-    return np.array(checks.counts(counts, maximum=n_images), dtype=np.int64)
-
-
 def _check_block_size(block_size: Any) -> int | None:
     """None, or ``block_size`` rounded up to a whole number of RNG blocks."""
     block_size = checks.block_size(block_size)
     if block_size is None:
         return None
     return int(-(-block_size // RNG_BLOCK) * RNG_BLOCK)
-
-
-def _check_progress(progress, total):
-    """Return ``(callback, closer)``."""
-    if progress is None or progress is False:
-        return None, None
-    if progress is True:
-        from tqdm import tqdm
-
-        bar = tqdm(total=total, file=sys.stderr, unit="img", unit_scale=True, desc="aligning")
-        state = {"done": 0}
-
-        def callback(done, total):
-            bar.update(done - state["done"])
-            state["done"] = done
-
-        return callback, bar.close
-    if callable(progress):
-        return progress, None
-    raise TypeError(
-        f"progress must be None, True (tqdm bar on stderr) or a callable progress(done, total), "
-        f"got {type(progress).__name__}. Fix: pass progress=True or a function."
-    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -286,20 +207,13 @@ class _Combiner:
         self.unaligned_means = np.empty((len(counts), h, w), dtype=np.float64)
         self.aligned_total = np.zeros((h, w), dtype=np.float64)
         self.unaligned_total = np.zeros((h, w), dtype=np.float64)
-        self.shifts = np.empty((n_images, 2), dtype=shift_dtype) if keep_shifts else None
-        self.peaks = np.empty(n_images, dtype=np.float32) if keep_shifts else None
-        self.hist = np.zeros((h, w), dtype=np.int64)
+        self.record = PeakRecord(shape, n_images, keep_shifts, shift_dtype)
         n_ex = min(keep_examples, n_images)
         self.ex_noise = np.empty((n_ex, h, w), dtype=np.float32)
         self.ex_maps = np.empty((n_ex, h, w), dtype=np.float32)
         self.ex_shifts = np.empty((n_ex, 2), dtype=np.int64)
         self.next_block = 0
         self.done = 0
-        self.peak_ref = None
-        self.s1 = 0.0
-        self.s2 = 0.0
-        self.pmin = np.inf
-        self.pmax = -np.inf
 
     def add(self, res: _BlockResult) -> None:
         if res.block != self.next_block:  # internal invariant
@@ -318,39 +232,14 @@ class _Combiner:
         if j is not None:
             self.aligned_means[j] = self.aligned_total / stop
             self.unaligned_means[j] = self.unaligned_total / stop
-
-        h, w = self.shape
         sh = res.shifts
-        if self.shifts is not None:
-            self.shifts[start:stop] = sh
-            self.peaks[start:stop] = res.peaks
-        np.add.at(self.hist, (sh[:, 0].astype(np.int64) % h, sh[:, 1].astype(np.int64) % w), 1)
-        p = res.peaks.astype(np.float64)
-        if self.peak_ref is None:
-            self.peak_ref = float(p[0])
-        q = p - self.peak_ref
-        self.s1 += float(q.sum())
-        self.s2 += float((q * q).sum())
-        self.pmin = min(self.pmin, float(p.min()))
-        self.pmax = max(self.pmax, float(p.max()))
+        self.record.add(start, sh, res.peaks)
         if res.example_noise is not None:
             k = res.example_noise.shape[0]
             self.ex_noise[start : start + k] = res.example_noise
             self.ex_maps[start : start + k] = res.example_maps
             self.ex_shifts[start : start + k] = sh[:k]
         self.done = stop
-
-    def peak_summary(self) -> dict:
-        n = self.done
-        mean_q = self.s1 / n
-        var = max(self.s2 / n - mean_q * mean_q, 0.0)
-        return {
-            "count": int(n),
-            "mean": float(self.peak_ref + mean_q),
-            "std": float(np.sqrt(var)),
-            "min": float(self.pmin),
-            "max": float(self.pmax),
-        }
 
 
 # --------------------------------------------------------------------------------------------
@@ -370,6 +259,7 @@ def stream_alignment(
     progress: bool | Callable[[int, int], Any] | None = None,
     fft_backend: str = "scipy",
     connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
+    noise: str = "fourier",
 ) -> StreamResult:
     """Align ``n_images`` noise images to a reference and average them, in bounded memory.
 
@@ -400,9 +290,11 @@ def stream_alignment(
         Counts ``1 <= n <= n_images`` at which to snapshot the averages; sorted and made unique.
         Default ``[n_images]``.
     block_size : int, optional
-        Images per task, rounded up to a whole number of RNG blocks (``RNG_BLOCK`` = 64).
-        Default: one RNG block in-process (best load balance), about 2**24 pixels (1024 images of
-        128 x 128) per Dask task. Does not change the result.
+        Images per task. Default noise: rounded up to ``64 * 2**k`` images; default 256
+        in-process, 2**26 pixels (4096 images of 128 x 128) per Dask task (see
+        :func:`fiji_bridge.fourier_engine.stream_fourier`). ``noise="sfc64"``: rounded up to a
+        whole number of RNG blocks (``RNG_BLOCK`` = 64); default one RNG block in-process,
+        about 2**24 pixels (1024 images of 128 x 128) per Dask task. Does not change the result.
     workers : int, optional
         In-process: threads, each aligning whole tasks with single-threaded FFTs (default: all
         available cores). With Dask: threads inside each task (default 1). Does not change the
@@ -411,9 +303,11 @@ def stream_alignment(
         ``None``: run in this process. ``"local"``: start a ``distributed.LocalCluster`` of two
         single-thread worker processes on 127.0.0.1 for this call and close it afterwards. An
         address such as ``"tcp://host:8786"``: connect to that scheduler (workers there need
-        ``fiji_bridge`` installed). A ``distributed.Client``: use it (not closed). Every task
-        returns per-RNG-block sums that this process adds in block order, so the result is
-        bit-identical to the in-process one.
+        ``fiji_bridge`` installed). A ``distributed.Client``: use it (not closed). The default
+        noise folds the block sums pairwise on the workers in a fixed tree
+        (:mod:`fiji_bridge.tree_sum`); ``noise="sfc64"`` returns per-RNG-block sums that this
+        process adds in block order. Either way the result is bit-identical to the in-process
+        one.
     keep_examples : int, optional
         Keep noise, aligned noise and maps of the first ``keep_examples`` images (default 16).
     keep_shifts : bool, optional
@@ -426,6 +320,13 @@ def stream_alignment(
         FFT library; see :mod:`fiji_bridge.align`.
     connect_timeout : float, optional
         Seconds to wait for a scheduler given by address (default 3).
+    noise : {"fourier", "sfc64"}, optional
+        ``"fourier"`` (default): the noise of :func:`fiji_bridge.noise.noise_images`, drawn in
+        Fourier space and aligned with one FFT per image by
+        :func:`fiji_bridge.fourier_engine.stream_fourier` (threads or Dask tasks); means agree
+        with aligning the float32 images in memory to float32 rounding. ``"sfc64"``: the
+        former engine and its real-space SFC64 noise (RNG blocks of 64 images), kept for
+        comparison; that noise is no longer the one of ``noise_images``.
 
     Returns
     -------
@@ -461,17 +362,9 @@ def stream_alignment(
     """
     ref32 = as_reference(reference)
     h, w = ref32.shape
-    n_images = checks.integer(n_images, "n_images", minimum=1, fix="pass e.g. n_images=1000")
-    seed = checks.seed(seed)
-    counts = _check_counts(counts, n_images)
+    n_images, seed, counts, keep_examples, keep_shifts = checks.stream_options(
+        n_images, seed, counts, keep_examples, keep_shifts)
     block_size = _check_block_size(block_size)
-    keep_examples = checks.integer(keep_examples, "keep_examples", minimum=0,
-                                   fix="pass e.g. keep_examples=16, or 0 for none")
-    if not isinstance(keep_shifts, (bool, np.bool_)):
-        raise TypeError(
-            f"keep_shifts must be True or False, got {keep_shifts!r}. Fix: pass keep_shifts=False "
-            "to keep only the shift histogram."
-        )
     backend = check_backend(fft_backend)
     if isinstance(connect_timeout, (bool, np.bool_)) or not isinstance(connect_timeout, numbers.Real):
         raise TypeError(
@@ -485,6 +378,15 @@ def stream_alignment(
         )
 
     check_scheduler_spec(scheduler)
+    if noise not in ("fourier", "sfc64"):
+        raise ValueError(
+            f"noise must be 'fourier' or 'sfc64', got {noise!r}. Fix: leave it out (the "
+            "Fourier-space noise of noise_images) or pass noise='sfc64' (the former engine)."
+        )
+    if noise == "fourier":
+        return _stream_fourier_noise(ref32, n_images, seed, counts, block_size, workers,
+                                     scheduler, connect_timeout, keep_examples, keep_shifts,
+                                     progress, backend)
     use_dask = scheduler is not None
     if use_dask:
         threads = checks.workers(workers, default=1)
@@ -494,7 +396,7 @@ def stream_alignment(
         threads = checks.workers(workers)
         if block_size is None:
             block_size = RNG_BLOCK
-    callback, closer = _check_progress(progress, n_images)
+    callback, closer = checks.progress(progress, n_images)
 
     shift_dtype = np.int16 if max(h, w) <= 65536 else np.int32
     n_blocks = -(-n_images // RNG_BLOCK)
@@ -533,17 +435,10 @@ def stream_alignment(
 
     try:
         if use_dask:
-            client, closers, description = open_dask(scheduler, float(connect_timeout))
-            try:
+            with dask_client(scheduler, connect_timeout) as (client, description):
                 t0 = time.perf_counter()
                 run_dask(client, _compute_blocks, make_task_args, n_tasks, consume)
                 elapsed = time.perf_counter() - t0
-            finally:
-                for close in closers:
-                    try:
-                        close()
-                    except Exception:  # pragma: no cover - best effort shutdown
-                        pass
         else:
             description = f"in-process ({threads} thread{'s' if threads > 1 else ''})"
             t0 = time.perf_counter()
@@ -558,10 +453,10 @@ def stream_alignment(
         counts=counts,
         aligned_means=combiner.aligned_means,
         unaligned_means=combiner.unaligned_means,
-        shifts=combiner.shifts,
-        peaks=combiner.peaks,
-        shift_histogram=combiner.hist,
-        peak_summary=combiner.peak_summary(),
+        shifts=combiner.record.shifts,
+        peaks=combiner.record.peaks,
+        shift_histogram=combiner.record.hist,
+        peak_summary=combiner.record.summary(combiner.done),
         example_noise=combiner.ex_noise,
         example_aligned=ex_aligned,
         example_maps=combiner.ex_maps,
@@ -573,3 +468,21 @@ def stream_alignment(
         scheduler=description,
         elapsed_s=elapsed,
     )
+
+
+# --------------------------------------------------------------------------------------------
+# the default path: Fourier-space noise, one FFT per image (fiji_bridge.fourier_engine)
+# --------------------------------------------------------------------------------------------
+def _stream_fourier_noise(ref32, n_images, seed, counts, block_size, workers, scheduler,
+                          connect_timeout, keep_examples, keep_shifts, progress, backend):
+    """:func:`stream_alignment` with ``noise="fourier"`` (arguments already checked)."""
+    from fiji_bridge import fourier_engine
+
+    kwargs = dict(seed=seed, counts=counts, block_size=block_size, workers=workers,
+                  keep_examples=keep_examples, keep_shifts=keep_shifts, progress=progress,
+                  fft_backend=backend)
+    if scheduler is None:
+        return fourier_engine.stream_fourier(ref32, n_images, **kwargs)
+    with dask_client(scheduler, connect_timeout) as (client, description):
+        return fourier_engine.stream_fourier(ref32, n_images, client=client,
+                                             description=description, **kwargs)

@@ -16,6 +16,7 @@ import math
 import os
 import shutil
 import tempfile
+import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -351,7 +352,16 @@ def write_run_outputs(data: Any, directory: str | os.PathLike, *, save_stacks: b
     names = run_files(examples=int(data.sizes.get("example", 0)) > 0,
                       controls="control_images" in data, save_stacks=save_stacks, figure=figure,
                       netcdf=netcdf, report=report)
-    return [write(data, directory / name) for name, _, write in _RUN_TABLE if name in names]
+    # Each file's writing time goes into the run's timings (results.json holds those of the
+    # files written before it: the TIFFs and the figure).
+    timings = data.attrs.setdefault("timings", {})
+    written = []
+    for name, _, write in _RUN_TABLE:
+        if name in names:
+            started = time.perf_counter()
+            written.append(write(data, directory / name))
+            timings[f"write_{name.replace('.', '_')}_s"] = time.perf_counter() - started
+    return written
 
 
 # --------------------------------------------------------------------------------------------

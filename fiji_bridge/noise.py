@@ -7,25 +7,20 @@ block sizes, on threads or on Dask workers. This is what makes every result of
 
 Definition of the sequence
 --------------------------
-The images are cut into fixed blocks of :data:`RNG_BLOCK` consecutive images. Block ``b`` (images
-``b * RNG_BLOCK`` to ``(b + 1) * RNG_BLOCK - 1``) has its own random stream::
+Image ``i`` is drawn in Fourier space (:mod:`fiji_bridge.fourier_noise`): a Hermitian complex
+Gaussian half-plane spectrum ``S_i`` with the exact variances of ``rfft2`` of white N(0, 1)
+noise, from the counter-based generator Philox4x32-10 keyed by the seed with the image index
+in the counter (:mod:`fiji_bridge.philox`), and ``n_i = numpy.fft.irfft2(S_i)`` computed in
+float64: i.i.d. N(0, 1) pixels, mean 0, sigma 1. Every path (the streaming engine, which works
+on ``S_i`` directly, the in-memory and ImageJ routes, saved stacks) sees these images.
 
-    numpy.random.Generator(numpy.random.SFC64(numpy.random.SeedSequence(seed, spawn_key=(b,))))
-
-which is the ``b``-th child of ``SeedSequence(seed).spawn(...)``. The pixels of the block's
-images are drawn from that stream, in image order and in C order within an image, with
-``Generator.standard_normal(dtype=numpy.float32)`` (numpy's ziggurat): i.i.d. N(0, 1) pixels,
-mean 0, sigma 1. Drawing a block in several pieces yields the same values as drawing it at once.
-
-The noise is drawn in real space; it is not drawn in the Fourier domain (see the note in
-:func:`noise_images`).
+:data:`RNG_BLOCK` and the SFC64 streams below define the former real-space noise, still used
+by ``stream_alignment(..., noise="sfc64")``.
 """
 
 from __future__ import annotations
 
 import numpy as np
-
-from fiji_bridge import checks
 
 __all__ = ["RNG_BLOCK", "block_generator", "noise_images"]
 
@@ -65,8 +60,7 @@ def noise_images(seed, start, stop, shape, *, dtype=np.float32) -> np.ndarray:
     shape : tuple of int
         Image shape ``(H, W)``.
     dtype : {numpy.float32, numpy.float64}, optional
-        Output type. The values are always drawn in float32, so ``dtype=numpy.float64`` returns
-        the same noise, converted exactly.
+        Output type. ``numpy.float32`` is the float64 image rounded once.
 
     Returns
     -------
@@ -77,16 +71,10 @@ def noise_images(seed, start, stop, shape, *, dtype=np.float32) -> np.ndarray:
 
     Notes
     -----
-    Image ``i`` lies in RNG block ``b = i // RNG_BLOCK`` and is the ``(i % RNG_BLOCK)``-th image
-    drawn from that block's stream ``Generator(SFC64(SeedSequence(seed, spawn_key=(b,))))`` with
-    ``standard_normal(dtype=float32)``. A range that starts inside a block draws and discards the
-    block's earlier images (at most ``RNG_BLOCK - 1``).
-
-    Drawing directly in the Fourier domain (Hermitian-symmetric complex Gaussian spectra) would
-    let the alignment skip its forward FFT. Measured end to end at 128 x 128 it was only 5-7 %
-    faster than this real-space noise, and it would make the streamed averages agree with an
-    in-memory alignment of these images only to float32 rounding instead of exactly, so the
-    noise is drawn in real space.
+    Image ``i`` is ``fiji_bridge.fourier_noise.fourier_noise_images(seed, i, i + 1, shape)``:
+    ``irfft2`` (float64) of its Fourier-space spectrum, then cast to ``dtype``. The streaming
+    engine aligns the spectra themselves, so its averages agree with an in-memory alignment of
+    these float32 images to float32 rounding (and its shifts except on exact near-ties).
 
     Examples
     --------
@@ -96,36 +84,7 @@ def noise_images(seed, start, stop, shape, *, dtype=np.float32) -> np.ndarray:
     >>> bool((a[4:] == b).all())
     True
     """
-    seed = checks.seed(seed)
-    start = checks.integer(start, "start", minimum=0, fix="pass an image index, e.g. start=0")
-    stop = checks.integer(stop, "stop", minimum=0, fix="pass an image index, e.g. stop=100")
-    if stop < start:
-        raise ValueError(
-            f"stop must be >= start, got start={start}, stop={stop}. Fix: swap them or pass "
-            "an empty range start=stop."
-        )
-    h, w = checks.shape(shape)
-    dtype = np.dtype(dtype)
-    if dtype not in (np.dtype(np.float32), np.dtype(np.float64)):
-        raise TypeError(
-            f"dtype must be numpy.float32 or numpy.float64, got {dtype}. Fix: pass "
-            "dtype=numpy.float32 (or numpy.float64)."
-        )
+    # Imported here: numba loads only when noise is drawn. The arguments are checked there.
+    from fiji_bridge.fourier_noise import fourier_noise_images
 
-    out = np.empty((stop - start, h, w), dtype=np.float32)
-    first_block = start // RNG_BLOCK
-    last_block = (stop - 1) // RNG_BLOCK if stop > start else first_block - 1
-    for block in range(first_block, last_block + 1):
-        gen = block_generator(seed, block)
-        block_start = block * RNG_BLOCK
-        lo = max(start, block_start)
-        hi = min(stop, block_start + RNG_BLOCK)
-        skip = lo - block_start
-        if skip:
-            # The ziggurat consumes a variable number of random words per value, so the stream
-            # cannot be advanced arithmetically: draw the skipped images and drop them.
-            gen.standard_normal(size=(skip, h, w), dtype=np.float32)
-        gen.standard_normal(out=out[lo - start : hi - start], dtype=np.float32)
-    if dtype == np.float64:
-        return out.astype(np.float64)
-    return out
+    return fourier_noise_images(seed, start, stop, shape, dtype=dtype)

@@ -22,11 +22,12 @@ a ``distributed.Client``
 from __future__ import annotations
 
 import collections
+import contextlib
 import logging
 import sys
 import warnings
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 __all__ = [
     "DEFAULT_CONNECT_TIMEOUT",
@@ -34,6 +35,7 @@ __all__ = [
     "check_scheduler",
     "check_scheduler_spec",
     "consume_in_order",
+    "dask_client",
     "open_dask",
     "run_dask",
     "run_threads",
@@ -132,6 +134,23 @@ def open_dask(
         client.close()
         raise
     return client, [client.close], scheduler
+
+
+@contextlib.contextmanager
+def dask_client(
+    scheduler: Any, connect_timeout: float = DEFAULT_CONNECT_TIMEOUT
+) -> Iterator[tuple[Any, str]]:
+    """``with dask_client(spec) as (client, description):`` :func:`open_dask`, and its closers
+    called on the way out (best effort: a failing close does not hide the result)."""
+    client, closers, description = open_dask(scheduler, float(connect_timeout))
+    try:
+        yield client, description
+    finally:
+        for close in closers:
+            try:
+                close()
+            except Exception:  # pragma: no cover - best effort shutdown
+                pass
 
 
 def _ensure_workers(client: Any, address: Any, timeout: float) -> None:

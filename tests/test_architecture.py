@@ -7,7 +7,8 @@
   module it imported;
 - no module but ``cli`` imports ``fiji_bridge.cli``;
 - every public function and class of a module is in its ``__all__``;
-- importing ``fiji_bridge`` or building the command line imports neither Java nor xarray.
+- importing ``fiji_bridge`` or building the command line imports neither Java nor xarray, and
+  numba loads only when noise is drawn or the engine runs.
 """
 
 from __future__ import annotations
@@ -143,12 +144,14 @@ def test_importing_the_package_and_the_command_line_stays_light():
         "                                             if n in dir(fiji_bridge))\n"
         "from fiji_bridge import cli\n"
         "cli.build_parser().parse_args(['run'])\n"
-        "heavy = [m for m in ('xarray', 'jpype', 'scyjava', 'imagej', 'matplotlib')\n"
+        "heavy = [m for m in ('xarray', 'jpype', 'scyjava', 'imagej', 'matplotlib', 'numba')\n"
         "         if m in sys.modules]\n"
         "assert heavy == [], heavy\n"
         "assert fiji_bridge.einstein_from_noise.__module__ == 'fiji_bridge.experiment'\n"
         "assert fiji_bridge.run_study.__module__ == 'fiji_bridge.study'\n"
         "assert 'xarray' in sys.modules and 'jpype' not in sys.modules\n"
+        "import fiji_bridge.engine, fiji_bridge.noise\n"
+        "assert 'numba' not in sys.modules  # only when noise is drawn or the engine runs\n"
     )
     env = dict(os.environ, PYTHONPATH=str(REPO))
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,

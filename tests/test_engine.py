@@ -9,21 +9,12 @@ import pytest
 from fiji_bridge.align import align_to_reference, centered, correlation_maps
 from fiji_bridge.engine import SchedulerConnectionError, StreamResult, stream_alignment
 from fiji_bridge.noise import RNG_BLOCK, noise_images
+from stream_helpers import assert_same, smooth_reference
 
 
 @pytest.fixture(params=[(16, 16), (15, 15), (17, 12)], ids=lambda s: f"{s[0]}x{s[1]}")
 def shape(request):
     return request.param
-
-
-def smooth_reference(shape, seed=0, sigma=2.0):
-    """Normalised low-pass noise: a reference with structure at several scales."""
-    h, w = shape
-    x = np.random.default_rng(seed).standard_normal(shape)
-    ky = np.fft.fftfreq(h)[:, None]
-    kx = np.fft.rfftfreq(w)[None, :]
-    r = np.fft.irfft2(np.fft.rfft2(x) * np.exp(-2 * (np.pi * sigma) ** 2 * (ky**2 + kx**2)), s=shape)
-    return ((r - r.mean()) / r.std()).astype(np.float32)
 
 
 @pytest.fixture
@@ -37,50 +28,39 @@ N = 300
 COUNTS = [1, 7, RNG_BLOCK, RNG_BLOCK + 1, 2 * RNG_BLOCK + 5, 200, N - 1, N]
 
 
-def assert_same(a: StreamResult, b: StreamResult):
-    """Bit-identical results."""
-    for name in (
-        "counts",
-        "aligned_means",
-        "unaligned_means",
-        "shifts",
-        "peaks",
-        "shift_histogram",
-        "example_noise",
-        "example_aligned",
-        "example_maps",
-    ):
-        x, y = getattr(a, name), getattr(b, name)
-        if x is None or y is None:
-            assert x is None and y is None, name
-        else:
-            assert x.dtype == y.dtype, name
-            np.testing.assert_array_equal(x, y, err_msg=name)
-    assert a.peak_summary == b.peak_summary
-
-
 def test_matches_in_memory_alignment(shape, reference):
+    """The engine aligns the spectra of the noise; aligning the float32 images in memory finds
+    the same shifts (no near-tie here) and the same means to float32 rounding."""
     res = stream_alignment(reference, N, seed=5, counts=COUNTS, workers=1, keep_examples=10)
     imgs = noise_images(5, 0, N, shape)
     direct = align_to_reference(imgs, reference, return_maps=True)
 
     np.testing.assert_array_equal(res.counts, sorted(set(COUNTS)))
     np.testing.assert_array_equal(res.shifts, direct.shifts)
-    np.testing.assert_array_equal(res.peaks, direct.peaks)
+    np.testing.assert_allclose(res.peaks, direct.peaks, rtol=1e-5, atol=1e-5)
     assert res.aligned_means.shape == (len(COUNTS), *shape)
     assert res.aligned_means.dtype == np.float64
     for j, n in enumerate(res.counts):
         np.testing.assert_allclose(
-            res.aligned_means[j], direct.aligned[:n].astype(np.float64).mean(axis=0), rtol=0, atol=1e-12
+            res.aligned_means[j], direct.aligned[:n].astype(np.float64).mean(axis=0), rtol=0, atol=1e-6
         )
         np.testing.assert_allclose(
-            res.unaligned_means[j], imgs[:n].astype(np.float64).mean(axis=0), rtol=0, atol=1e-12
+            res.unaligned_means[j], imgs[:n].astype(np.float64).mean(axis=0), rtol=0, atol=1e-6
         )
     np.testing.assert_array_equal(res.example_noise, imgs[:10])
     np.testing.assert_array_equal(res.example_aligned, direct.aligned[:10])
-    np.testing.assert_array_equal(res.example_maps, direct.maps[:10])
-    np.testing.assert_array_equal(res.example_maps, correlation_maps(imgs[:10], reference))
+    np.testing.assert_allclose(res.example_maps, direct.maps[:10], rtol=0, atol=1e-4)
+    np.testing.assert_allclose(res.example_maps, correlation_maps(imgs[:10], reference), rtol=0, atol=1e-4)
     assert res.n_images == N and res.seed == 5 and res.rng_block == RNG_BLOCK
+
+
+def test_former_sfc64_engine_still_runs():
+    """noise="sfc64": the former real-space engine, for comparison (its own noise)."""
+    ref = smooth_reference((16, 16))
+    a = stream_alignment(ref, 200, seed=5, counts=[64, 200], workers=1, noise="sfc64")
+    b = stream_alignment(ref, 200, seed=5, counts=[64, 200], workers=2, block_size=128, noise="sfc64")
+    assert_same(a, b)
+    assert not np.array_equal(a.example_noise, noise_images(5, 0, 16, (16, 16)))
 
 
 def test_bit_identical_across_block_sizes_and_workers(shape, reference):
@@ -217,12 +197,15 @@ def test_bad_input(kwargs, exc, match):
 # ---------------------------------------------------------------------------- Dask
 @pytest.mark.slow
 def test_local_cluster_is_bit_identical_to_in_process():
+    """Tasks of 1 block on two worker processes, block sums folded pairwise on the workers,
+    against in-process threads with tasks of 4 blocks and with one task for everything."""
     ref = smooth_reference((17, 12))
     counts = [1, 50, 64, 500, 777, 900]
-    local = stream_alignment(ref, 900, seed=4, counts=counts, scheduler="local", block_size=192)
-    assert local.scheduler == "local"
-    inproc = stream_alignment(ref, 900, seed=4, counts=counts, workers=2)
-    assert_same(local, inproc)
+    local = stream_alignment(ref, 900, seed=4, counts=counts, scheduler="local", block_size=64)
+    assert local.scheduler == "local" and local.block_size == 64
+    assert_same(local, stream_alignment(ref, 900, seed=4, counts=counts, workers=2))
+    assert_same(local, stream_alignment(ref, 900, seed=4, counts=counts, workers=1,
+                                        block_size=1024))
 
 
 @pytest.mark.slow
@@ -265,4 +248,4 @@ def test_pyfftw_backend_is_reproducible_and_matches_its_in_memory_alignment():
     assert a.fft_backend == "pyfftw"
     direct = align_to_reference(noise_images(1, 0, 300, ref.shape), ref, fft_backend="pyfftw")
     np.testing.assert_array_equal(a.shifts, direct.shifts)
-    np.testing.assert_array_equal(a.peaks, direct.peaks)
+    np.testing.assert_allclose(a.peaks, direct.peaks, rtol=1e-5, atol=1e-5)

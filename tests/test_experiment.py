@@ -168,6 +168,12 @@ def test_run_writes_fiji_ready_files(tmp_path, ij):
     assert "noise_stack.tif" in names and "controls.tif" not in names
     summary = json.loads((out / "results.json").read_text())
     assert summary["seed"] == 3 and summary["counts"] == [10, 40]
+    # where the seconds went: process start to the command, ImageJ, the reference, each file
+    # written before results.json
+    timings = summary["timings"]
+    for key in ("startup_s", "imagej_start_s", "reference_s", "write_averages_tif_s",
+                "write_noise_stack_tif_s", "write_figure_png_s"):
+        assert timings[key] >= 0, key
     averages, labels = io.read_imagej_tiff(out / "averages.tif")
     assert averages.dtype == np.float32 and averages.shape == (2, 32, 32)
     assert labels == ["N=10", "N=40"]
