@@ -3,18 +3,36 @@
 All argument parsing lives here, and every argument is checked (:mod:`fiji_bridge.checks`,
 :class:`fiji_bridge.experiment.ExperimentConfig`) before Java starts. Nothing imports this
 module back.
+
+What every command that writes results does (one copy, :func:`_output` and :func:`main`):
+
+* bad input or an unusable machine: one line ``einstein-from-noise CMD: error: ...``, status 2;
+* the output folder is checked, its free space compared with an estimate of the bytes to be
+  written, and locked (a second run to the same ``--out`` fails at once), all before Java
+  starts; files are staged inside ``--out`` and moved into place at the end
+  (:class:`fiji_bridge.io.output_directory`);
+* progress on stderr (:func:`fiji_bridge.progress.progress`): a bar on a terminal, a plain
+  line about every 10 s otherwise;
+* SIGINT (Ctrl-C) or SIGTERM in any phase: the worker threads finish their block, ImageJ and
+  its Xvfb are stopped, staged files removed, one line ``interrupted: nothing was written to
+  OUT``, status 130 (SIGINT) or 143 (SIGTERM).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import signal
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 
-__all__ = ["build_parser", "main", "parse_int_list", "parse_pad"]
+__all__ = ["LONG_JOB_S", "build_parser", "main", "parse_int_list", "parse_pad"]
 
 DEFAULT_COUNTS_TEXT = "25,100,500,1000"
+#: Jobs estimated to take longer than this (seconds) print their estimate first.
+LONG_JOB_S = 30.0
 
 
 def parse_int_list(text: str, option: str, *, example: str = "100,1000,10000") -> list[int]:
@@ -141,11 +159,15 @@ def _study_parser(parser: argparse.ArgumentParser) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     """The ``einstein-from-noise`` parser with its three commands."""
+    from fiji_bridge import __version__
+
     parser = argparse.ArgumentParser(
         prog="einstein-from-noise",
         description="Reproduce and measure the 'Einstein from noise' experiment with real "
                     "ImageJ/Fiji.",
     )
+    parser.add_argument("--version", action="version",
+                        version=f"%(prog)s (fiji_bridge) {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     doctor = commands.add_parser("doctor", help="report Java, ImageJ, display; advise fixes")
     _imagej_options(doctor)
@@ -181,16 +203,81 @@ def _check_scheduler(scheduler: str | None) -> None:
         dask_scheduler.check_scheduler(scheduler)
 
 
-def _progress_bar(total: int, desc: str, **options):
-    from tqdm import tqdm
+def _note(command: str, text: str) -> None:
+    print(f"einstein-from-noise {command}: note: {text}", file=sys.stderr)
 
-    return tqdm(total=total, desc=desc, file=sys.stderr, disable=None, **options)
+
+def _sorted_counts(values: list[int], option: str, command: str) -> list[int]:
+    """The counts sorted without repeats, with a note when that changed what was typed."""
+    tidy = sorted(set(values))
+    if tidy != values:
+        _note(command, f"{option} {','.join(map(str, values))} taken as "
+                       f"{','.join(map(str, tidy))} (sorted, repeats dropped)")
+    return tidy
+
+
+def _check_files_exist(**paths) -> None:
+    """FileNotFoundError, before Java starts, for an input file that is not there."""
+    for option, values in paths.items():
+        for path in [values] if isinstance(values, (str, os.PathLike)) else values or ():
+            if not os.path.exists(path):
+                raise FileNotFoundError(
+                    f"--{option.replace('_', '-')} {path}: the file does not exist. Fix: check "
+                    "the path.")
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f} min"
+    if seconds < 2 * 86400:
+        return f"{seconds / 3600:.1f} h"
+    return f"{seconds / 86400:.1f} days"
+
+
+def _announce(command: str, what: str, seconds: float, memory: float, disk: float,
+              out) -> None:
+    """Print the estimate of a long job (over :data:`LONG_JOB_S`) before it starts."""
+    from fiji_bridge import checks, io
+
+    if seconds < LONG_JOB_S:
+        return
+    print(f"einstein-from-noise {command}: estimate for {what}: about {_duration(seconds)}, "
+          f"memory about {checks.human_bytes(memory)}, disk {checks.human_bytes(disk)} in "
+          f"{io.mount_point(out)}. Ctrl-C stops it cleanly.", file=sys.stderr)
+
+
+@contextmanager
+def _output(args: argparse.Namespace, names, *, replaces=(), needed_bytes=None
+            ) -> Iterator:
+    """The checked and locked output folder of a command (before any work); ``main`` reads
+    ``args.output`` to say what an interrupt left."""
+    from fiji_bridge import io
+
+    output = io.output_directory(args.out, names, force=args.force, replaces=replaces,
+                                 needed_bytes=needed_bytes)
+    args.output = output
+    with output:
+        yield output
+
+
+@contextmanager
+def _staged(output, command: str) -> Iterator:
+    """The write phase: say it started, then yield the staging folder."""
+    print(f"einstein-from-noise {command}: writing {output.out}/", file=sys.stderr, flush=True)
+    with output.staging() as folder:
+        yield folder
 
 
 def _run(args: argparse.Namespace) -> int:
     from fiji_bridge import experiment, io
+    from fiji_bridge.progress import progress
 
-    counts = parse_int_list(args.counts, "--counts", example=DEFAULT_COUNTS_TEXT)
+    counts = _sorted_counts(parse_int_list(args.counts, "--counts", example=DEFAULT_COUNTS_TEXT),
+                            "--counts", "run")
+    _check_files_exist(reference=args.reference, control_reference=args.control_reference,
+                       classes=args.classes)
     particles = None
     if args.particles is not None:
         from fiji_bridge import particles as particle_io
@@ -210,19 +297,29 @@ def _run(args: argparse.Namespace) -> int:
         scheduler=args.scheduler, block_size=args.block_size, workers=args.workers)
     names = io.run_files(examples=config.examples > 0, controls=config.controls_asked,
                          save_stacks=config.keep_stacks, netcdf=args.netcdf)
-    output = io.output_directory(args.out, names, force=args.force)  # checked before work
-    if config.keep_stacks:
-        needed = 2 * config.total * config.size * config.size * 4 * 1.01 + 2**20
-        io.check_free_space(args.out, needed, what="--save-stacks (noise and aligned stacks)")
-    _check_scheduler(config.scheduler)
-    with _progress_bar(config.total, "aligning", unit="img") as bar:
-        def progress(done: int, total: int) -> None:
-            bar.update(done - bar.n)
+    every_name = io.run_files(examples=True, controls=True, save_stacks=True, netcdf=True)
+    n_controls = ((config.control_reference is not None) + (config.rotation_step is not None)
+                  + (len(config.class_references) + 1 if config.class_references else 0))
+    disk = io.estimate_run_bytes(names, size=config.size, n_images=config.total,
+                                 n_counts=len(config.counts), examples=config.examples,
+                                 n_controls=n_controls)
+    cost = experiment.estimate(config)
+    checks_fix = ("use fewer images (--counts), a smaller --size, or leave out --save-stacks "
+                  "and the controls")
+    from fiji_bridge import checks
 
-        data = experiment.einstein_from_noise(args.reference, config, particles=particles,
-                                              progress=progress)
-    with output as directory:
-        io.write_run_outputs(data, directory, save_stacks=config.keep_stacks, netcdf=args.netcdf)
+    checks.fits_in_memory(cost.memory_bytes, f"{config.total:,} images of {config.size}x"
+                          f"{config.size}", fix=checks_fix)
+    _check_scheduler(config.scheduler)
+    with _output(args, names, replaces=every_name, needed_bytes=disk) as output:
+        _announce("run", f"{config.total:,} images of {config.size}x{config.size}", cost.seconds,
+                  cost.memory_bytes, disk, args.out)
+        with progress(config.total, "aligning") as update:
+            data = experiment.einstein_from_noise(args.reference, config, particles=particles,
+                                                  progress=update)
+        with _staged(output, "run") as folder:
+            io.write_run_outputs(data, folder, save_stacks=config.keep_stacks,
+                                 netcdf=args.netcdf)
     _print_summary(data, output.out)
     return 0
 
@@ -230,35 +327,37 @@ def _run(args: argparse.Namespace) -> int:
 def _study(args: argparse.Namespace) -> int:
     from fiji_bridge import __version__, checks, imagej, io, study
     from fiji_bridge.experiment import DEFAULT_SEED
+    from fiji_bridge.progress import progress
     from fiji_bridge.reference import prepare_reference
 
     started = time.perf_counter()
     size = checks.size(args.size)
-    n_list = checks.counts(parse_int_list(args.n_list, "--n-list"), name="n_list")
+    n_list = checks.counts(_sorted_counts(parse_int_list(args.n_list, "--n-list"), "--n-list",
+                                          "study"), name="n_list")
     trials = checks.integer(args.trials, "trials", minimum=1, fix="e.g. --trials 3")
     seed = checks.seed(DEFAULT_SEED if args.seed is None else args.seed)
     canvases = study.check_canvases(parse_pad(args.pad, size), (size, size))
+    _check_files_exist(reference=args.reference)
     _check_scheduler(args.scheduler)
-    output = io.output_directory(args.out, io.study_files(), force=args.force)
-
-    imagej.start(args.imagej, display=args.display)
-    ref = prepare_reference(args.reference, size=size)
-    with _progress_bar(trials * len(canvases) * n_list[-1], "study", unit="img",
-                       unit_scale=True) as bar:
-        def progress(done: int, _total: int) -> None:
-            bar.update(done - bar.n)
-
-        t0 = time.perf_counter()
-        ds = study.run_study(ref.image, n_list=n_list, trials=trials, seed=seed,
-                             canvases=canvases, scheduler=args.scheduler, progress=progress)
-        study_s = time.perf_counter() - t0
-    slopes = study.fit_slopes(ds)
-    record = io.study_record(
-        ds, slopes, fiji_bridge_version=__version__, reference=ref.name, reference_size=size,
-        pad=args.pad, scheduler=args.scheduler or "in-process", study_s=round(study_s, 3),
-        total_s=round(time.perf_counter() - started, 3))
-    with output as directory:
-        io.write_study_outputs(ds, slopes, record, directory)
+    total = trials * len(canvases) * n_list[-1]
+    pixels = sum(int(c) ** 2 for c in canvases) * trials * n_list[-1]
+    seconds = pixels * 2 / (7300 * 128 * 128) / checks.default_workers()
+    with _output(args, io.study_files(), needed_bytes=8 * 2**20) as output:
+        _announce("study", f"{total:,} images", seconds, 512 * 2**20, 8 * 2**20, args.out)
+        imagej.start(args.imagej, display=args.display)
+        ref = prepare_reference(args.reference, size=size)
+        with progress(total, "study") as update:
+            t0 = time.perf_counter()
+            ds = study.run_study(ref.image, n_list=n_list, trials=trials, seed=seed,
+                                 canvases=canvases, scheduler=args.scheduler, progress=update)
+            study_s = time.perf_counter() - t0
+        slopes = study.fit_slopes(ds)
+        record = io.study_record(
+            ds, slopes, fiji_bridge_version=__version__, reference=ref.name,
+            reference_size=size, pad=args.pad, scheduler=args.scheduler or "in-process",
+            study_s=round(study_s, 3), total_s=round(time.perf_counter() - started, 3))
+        with _staged(output, "study") as folder:
+            io.write_study_outputs(ds, slopes, record, folder)
     header = (f"Einstein-from-noise study: reference {ref.name} ({size}x{size}), canvases "
               f"{', '.join(str(int(c)) for c in canvases)}, {trials} trial(s) per N, seed {seed}; "
               f"{study_s:.1f} s")
@@ -303,14 +402,41 @@ def _print_summary(data, out) -> None:
     print(f"wrote {out}/ (report.html, figure.png, results.json, averages.tif, ...)")
 
 
+def _on_signal(received: list[int]):
+    def handler(signum, frame):
+        received.append(signum)
+        # One interrupt is enough: the clean-up that follows is short and must not be cut.
+        for number in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(number, signal.SIG_IGN)
+        raise KeyboardInterrupt
+    return handler
+
+
+def _stop_imagej() -> None:
+    """Stop ImageJ, the JVM and a private Xvfb now, if this process started them."""
+    imagej = sys.modules.get("fiji_bridge.imagej")
+    stop = getattr(imagej, "shutdown", None)
+    if stop is not None:
+        try:
+            stop()
+        except Exception:  # pragma: no cover - best effort while exiting
+            pass
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``einstein-from-noise`` with ``argv``; return the exit status.
 
     Bad input or an unusable machine: one line on stderr, status 2, nothing written.
+    SIGINT or SIGTERM: one line ``interrupted: nothing was written to OUT``, status 130 or
+    143 (128 + the signal), nothing written (see the module docstring).
     """
     args = build_parser().parse_args(argv)
     if args.command == "doctor":
         return args.handler(args)
+    received: list[int] = []
+    handler = _on_signal(received)
+    for number in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(number, handler)
     from fiji_bridge import imagej, io
 
     try:
@@ -321,9 +447,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"einstein-from-noise {args.command}: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print(f"einstein-from-noise {args.command}: interrupted; nothing was written.",
-              file=sys.stderr)
-        return 130
+        for number in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(number, signal.SIG_IGN)
+        _stop_imagej()
+        output = getattr(args, "output", None)
+        if output is not None and output.committed:
+            what = f"the results in {output.out}/ were complete when it came"
+        else:
+            what = f"nothing was written to {args.out}"
+        print(f"einstein-from-noise {args.command}: interrupted: {what}", file=sys.stderr)
+        return 128 + (received[0] if received else signal.SIGINT)
 
 
 if __name__ == "__main__":  # pragma: no cover

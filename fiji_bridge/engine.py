@@ -106,6 +106,8 @@ class StreamResult:
         Where it ran: ``"in-process (N threads)"``, ``"local"`` or the scheduler address.
     elapsed_s : float
         Wall-clock seconds of the streaming (not counting starting or stopping a cluster).
+    example_shifts : numpy.ndarray
+        int64 ``(k, 2)`` shifts of the example images (kept whatever ``keep_shifts``).
     """
 
     counts: np.ndarray
@@ -125,6 +127,7 @@ class StreamResult:
     fft_backend: str = "scipy"
     scheduler: str = "in-process"
     elapsed_s: float = field(default=0.0)
+    example_shifts: np.ndarray | None = None
 
 
 @dataclass(eq=False)
@@ -572,4 +575,5 @@ def stream_alignment(
         fft_backend=backend,
         scheduler=description,
         elapsed_s=elapsed,
+        example_shifts=combiner.ex_shifts,
     )

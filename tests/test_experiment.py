@@ -206,10 +206,15 @@ _RUN_AND_REPORT_JAVA = (
     (["--scheduler", "threads"], "scheduler must be", False),
     (["--block-size", "0"], "block_size must be >= 1, got 0", False),
     (["--workers", "-1"], "workers must be >= 1, got -1", False),
+    (["--size", "0"], "size must be >= 8, got 0", False),
+    (["--seed", "-1"], "seed must be >= 0, got -1", False),
+    (["--reference", "/no/such/image.png"], "does not exist", False),
+    (["--classes", "/no/such/ref.png"], "does not exist", False),
+    (["--control-reference", "/no/such/ref.png"], "does not exist", False),
+    (["--size", "128", "--counts", "40000", "--save-stacks"], "do not fit the in-memory path", False),
+    (["--size", "128", "--counts", "40000", "--rotation-step", "30"], "Particles and controls", False),
     # only ImageJ can tell
-    (["--reference", "/no/such/image.png"], "does not exist", True),
     (["--reference", "NOTIMAGE"], "cannot open", True),
-    (["--classes", "/no/such/ref.png"], "does not exist", True),
 ])
 def test_run_bad_input_is_one_line_and_writes_nothing(tmp_path, args, message, java):
     if "NOTIMAGE" in args:
@@ -248,7 +253,7 @@ def test_run_refuses_to_overwrite_and_output_is_a_file(tmp_path):
 def test_output_directory_leaves_nothing_on_failure(tmp_path):
     out = tmp_path / "out"
     with pytest.raises(RuntimeError):
-        with io.output_directory(out, ["a.txt"]) as directory:
+        with io.output_directory(out, ["a.txt"]) as output, output.staging() as directory:
             (directory / "a.txt").write_text("half")
             raise RuntimeError("interrupted")
     assert list(tmp_path.iterdir()) == []
@@ -328,5 +333,5 @@ def test_dask_run_equals_in_process_streaming(ij):
 
 
 def test_save_stacks_checks_disk_space(tmp_path):
-    with pytest.raises(io.OutputError, match="GiB free"):
+    with pytest.raises(io.OutputError, match=r"needs 888178\.4 TiB, \d+\.\d [KMGT]iB free in /"):
         io.check_free_space(tmp_path, 1e18, what="--save-stacks")
