@@ -115,6 +115,9 @@ def _run_parser(run: argparse.ArgumentParser) -> None:
                      help="also write the full noise and aligned stacks")
     run.add_argument("--netcdf", action="store_true",
                      help="also write results.nc: the whole xarray Dataset as netCDF")
+    run.add_argument("--show", action="store_true",
+                     help="then show the reference, averages and examples in ImageJ windows on "
+                          "$DISPLAY and wait until ImageJ is closed")
     scale = run.add_argument_group("speed and scale (results do not depend on these)")
     scale.add_argument("--scheduler", metavar="ADDRESS", default=None,
                        help="run the alignment on Dask: 'local' (2-worker cluster on this "
@@ -291,7 +294,8 @@ def _run(args: argparse.Namespace) -> int:
         size=args.size, counts=counts,
         n_images=None if particles is None else len(particles),
         seed=experiment.DEFAULT_SEED if args.seed is None else args.seed, engine=args.engine,
-        examples=args.examples, imagej_location=args.imagej, display=args.display,
+        examples=args.examples, imagej_location=args.imagej,
+        display="existing" if args.show and args.display == "auto" else args.display,
         keep_stacks=args.save_stacks, control_reference=args.control_reference,
         class_references=args.classes, rotation_step=args.rotation_step,
         scheduler=args.scheduler, block_size=args.block_size, workers=args.workers)
@@ -321,6 +325,10 @@ def _run(args: argparse.Namespace) -> int:
             io.write_run_outputs(data, folder, save_stacks=config.keep_stacks,
                                  netcdf=args.netcdf)
     _print_summary(data, output.out)
+    if args.show:
+        from fiji_bridge.imagej import show_run
+
+        show_run(output.out)
     return 0
 
 

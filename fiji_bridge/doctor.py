@@ -13,8 +13,18 @@ import sys
 from collections.abc import Callable
 
 from fiji_bridge import imagej
+from fiji_bridge.imagej import fiji
 
 __all__ = ["checkup"]
+
+
+def _backend_reason(source: imagej.Source) -> str:
+    """Which backend :func:`fiji_bridge.imagej.start` would use for ``source``, and why."""
+    why = {"fiji_dir": "a Fiji.app / ImageJ2 folder", "endpoint": "a Maven endpoint",
+           "jar": "an ImageJ 1.x jar"}[source.kind]
+    how = ("fiji: pyimagej's imagej.init (ImageJ2 gateway + legacy layer)"
+           if source.backend == "fiji" else "imagej1: scyjava with the system Java, offline")
+    return f"{how} ({source.origin}: {why})"
 
 
 def _version(distribution: str) -> str | None:
@@ -38,8 +48,8 @@ def checkup(output: Callable[[str], None] = print, *, imagej_location: str | Non
     advice: list[str] = []
     output("fiji_bridge doctor")
     output(f"  python        {sys.version.split()[0]} ({sys.executable}) on {platform.platform()}")
-    for name in ("fiji_bridge", "pyimagej", "scyjava", "jpype1", "numpy", "scipy", "xarray",
-                 "tifffile"):
+    for name in ("fiji_bridge", "pyimagej", "scyjava", "imglyb", "jpype1", "numpy", "scipy",
+                 "xarray", "tifffile"):
         version = _version(name)
         output(f"  {name:<13} {version or 'not installed'}")
         if version is None:
@@ -57,9 +67,14 @@ def checkup(output: Callable[[str], None] = print, *, imagej_location: str | Non
     try:
         source = imagej.resolve(imagej_location)
         output(f"  imagej        {source.kind} {source.location} (from {source.origin})")
+        output(f"  backend       {_backend_reason(source)}")
     except imagej.ImageJStartError as exc:
         output(f"  imagej        NOT FOUND: {exc}")
         source = None
+    if source is not None and source.kind == "fiji_dir":
+        jars = fiji.fiji_jars(source.location)
+        for what, found in jars.items():
+            output(f"  jars          {what}: {', '.join(found) or 'MISSING'}")
 
     xvfb = shutil.which("Xvfb")
     output(f"  DISPLAY       {os.environ.get('DISPLAY') or '(not set)'}")
@@ -74,9 +89,19 @@ def checkup(output: Callable[[str], None] = print, *, imagej_location: str | Non
     except (imagej.ImageJStartError, ValueError) as exc:
         output(f"  ImageJ start  FAILED: {exc}")
         status = 1
+        text = str(exc)
+        if "Fix:" in text:  # the advice is the fix of what failed
+            advice.append(text.split("Fix:", 1)[1].strip())
+        else:
+            advice.append(f"see the FAILED line above ({type(exc).__name__})")
         if source is None:
             advice.append("apt-get install -y --no-install-recommends default-jre-headless "
                           "libij-java xvfb xauth   # offline ImageJ 1.x")
+    except Exception as exc:  # a bug of fiji_bridge, pyimagej or scyjava: say it as it is
+        output(f"  ImageJ start  FAILED with an unexpected {type(exc).__name__}: {exc}")
+        status = 1
+        advice.append("this is not a setup problem: please report it with the lines above "
+                      "(fiji_bridge, pyimagej and scyjava versions)")
     else:
         java = imagej.java_info()
         output(f"  ImageJ start  OK: ImageJ {handle.version} runs "
@@ -84,6 +109,9 @@ def checkup(output: Callable[[str], None] = print, *, imagej_location: str | Non
         output(f"  java (JVM)    {java['version']} ({java['vendor']})")
         output(f"  commands      menu commands (IJ.run) and macros with run(): "
                f"{'yes' if handle.can_run_commands else 'no (headless ImageJ 1.x)'}")
+        if handle.backend == "fiji":
+            output(f"  legacy layer  {'active' if handle.legacy_active else 'NOT active'} "
+                   "(gateway.legacy.isActive())")
         if handle.quirks:
             output(f"  quirks        {', '.join(sorted(handle.quirks))} (measured; corrected "
                    "by fiji_bridge)")

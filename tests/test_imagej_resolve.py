@@ -84,3 +84,9 @@ def test_maven_endpoints(endpoint):
 def test_bad_display_mode():
     with pytest.raises(ValueError, match="display="):
         session.choose_display("window", "imagej1")
+
+
+@pytest.mark.parametrize("version", ["2.14", "2"])
+def test_imagej2_version_must_be_x_y_z(version):
+    with pytest.raises(ImageJStartError, match=r"x\.y\.z, e\.g\. 2\.14\.0"):
+        resolve(version)

@@ -10,6 +10,9 @@ One job per module:
 ``java``      finding a Java runtime (:func:`java_info`), loading Java classes
 ``session``   the one ImageJ per process: :func:`start`, :func:`current`, :class:`ImageJ`, the
               display (Xvfb), the exit guard, the quirk probe
+``fiji``      Fiji / ImageJ2 through pyimagej: the offline start, the legacy-layer check, what a
+              Fiji.app lacks
+``show``      results in ImageJ windows until ImageJ is closed: :func:`show`, :func:`show_run`
 ``guard``     calls guarded against ImageJ's modal dialogs; menu commands
 ``pixels``    numpy <-> ImageJ processors (bulk copies)
 ``steps``     open, crop, resize, 32-bit, statistics, Math>Macro, normalise, Z Project
@@ -30,6 +33,7 @@ from fiji_bridge.imagej.java import java_info
 from fiji_bridge.imagej.locate import ENV_IMAGEJ, Source, resolve
 from fiji_bridge.imagej.macros import MacroResult, run_macro
 from fiji_bridge.imagej.session import DISPLAY_MODES, ImageJ, current, start
+from fiji_bridge.imagej.show import screenshot, show, show_run, wait_until_closed
 from fiji_bridge.imagej.steps import (
     apply_math_macro,
     convert_to_32bit,
@@ -62,7 +66,11 @@ __all__ = [
     "resize",
     "resolve",
     "run_macro",
+    "screenshot",
+    "show",
+    "show_run",
     "start",
     "statistics",
+    "wait_until_closed",
     "z_project_average",
 ]

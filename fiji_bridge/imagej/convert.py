@@ -1,4 +1,9 @@
-"""numpy / xarray <-> ImageJ ImagePlus (and ImageJ2 Dataset on Fiji).
+"""numpy / xarray <-> ImageJ ImagePlus, the same on both backends.
+
+On Fiji the ImagePlus is the legacy layer's own ImageJ 1.x image, so this module serves both
+backends.  pyimagej's ``ij.py.to_imageplus`` is not used: it goes through an ImageJ2 Dataset
+(and needs the imglib2-imglyb jars), does not carry the slice labels, title and attrs kept
+here, and is not there on plain ImageJ 1.x.
 
 Dimension names: plain ``("y", "x")`` for one image and ``("z", "y", "x")`` for a stack, with
 ``z`` the ImageJ slice (1-based in ImageJ, 0-based here).  pyimagej's names ``("row", "col")``
@@ -25,9 +30,9 @@ import numpy as np
 import xarray as xr
 
 from fiji_bridge.imagej.pixels import array_from_processor, processor_from_array
-from fiji_bridge.imagej.session import java_class, require_gateway
+from fiji_bridge.imagej.session import java_class
 
-__all__ = ["from_dataset", "from_imageplus", "to_dataset", "to_imageplus"]
+__all__ = ["from_imageplus", "to_imageplus"]
 
 _ATTRS_PROPERTY = "fiji_bridge.attrs"
 _DIM_ALIASES = {"row": "y", "col": "x", "pln": "z", "rgb": "c", "ch": "c", "channel": "c"}
@@ -147,24 +152,3 @@ def from_imageplus(imp: Any) -> xr.DataArray:
             label=("z", ["" if label is None else str(label) for label in labels])
         )
     return result
-
-
-def to_dataset(data: Any) -> Any:
-    """An ImageJ2 ``Dataset`` (Fiji only) through pyimagej's ``ij.py.to_java``.
-
-    pyimagej expects its own dimension names, so ``y``/``x``/``z`` are renamed to
-    ``row``/``col``/``pln`` first.
-    """
-    array_da = _as_dataarray(data)
-    pyimagej_names = {"y": "row", "x": "col", "z": "pln", "c": "ch"}
-    return require_gateway("An ImageJ2 Dataset").py.to_java(
-        array_da.rename({d: pyimagej_names[d] for d in array_da.dims})
-    )
-
-
-def from_dataset(dataset: Any) -> xr.DataArray:
-    """An xarray.DataArray from an ImageJ2 ``Dataset`` (Fiji only), with this module's dims."""
-    converted = require_gateway("Converting ImageJ2 objects").py.from_java(dataset)
-    if not isinstance(converted, xr.DataArray):
-        converted = _as_dataarray(np.asarray(converted))
-    return converted.rename(dict(zip(converted.dims, _standard_dims(converted.dims))))

@@ -42,7 +42,8 @@ FIJI_DIR_CANDIDATES = (
 APT_HINT = "apt-get install -y --no-install-recommends default-jre-headless libij-java xvfb xauth"
 
 _ENDPOINT_RE = re.compile(r"^[A-Za-z0-9_.\-]+:[A-Za-z0-9_.\-]+(:[A-Za-z0-9_.\-]+)*(\+.+)?$")
-_VERSION_RE = re.compile(r"^\d+\.\d+(\.\d+)*$")
+#: pyimagej takes an ImageJ2 version as x.y.z only (``imagej.init("2.14.0")``).
+_VERSION_RE = re.compile(r"^\d+\.\d+\.\d+$")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -125,6 +126,12 @@ def _classify(value: str, origin: str) -> Source:
     looks_like_path = os.sep in text or text.startswith(("~", ".")) or text.endswith(".jar")
     if not looks_like_path and (_ENDPOINT_RE.match(text) or _VERSION_RE.match(text)):
         return Source("endpoint", text, origin)
+    if not looks_like_path and re.match(r"^\d+(\.\d+)*$", text):
+        raise ImageJStartError(
+            f"{text!r} (from {origin}) is not an ImageJ2 version pyimagej accepts: it takes "
+            "x.y.z, e.g. 2.14.0. Fix: give all three numbers, or an endpoint such as "
+            "net.imagej:imagej:2.14.0."
+        )
     raise ImageJStartError(
         f"No ImageJ at {text!r} (from {origin}): no such file or directory, and not a Maven "
         "endpoint (group:artifact[:version]). Fix: pass the path of your Fiji.app folder, an "

@@ -96,9 +96,9 @@ def run_macro(macro: str | os.PathLike, argument: str = "", *,
         name = "macro"
     if not handle.can_run_commands and re.search(r"\brun\s*\(", code):
         handle.require_commands(f"The macro {name} (it calls run(...))")
-    ij = jclass("ij.IJ")
+    ij = handle.IJ  # pyimagej's gateway.IJ on Fiji
     interpreter_class = jclass("ij.macro.Interpreter")
-    window_manager = jclass("ij.WindowManager")
+    window_manager = handle.WindowManager
     was_batch = bool(interpreter_class.batchMode)
     interpreter_class.batchMode = True
     window_manager.setTempCurrentImage(None)  # the macro sees only the images it is given

@@ -5,7 +5,9 @@ Two backends give the same ImageJ 1.x API (``ij.IJ``, ``ij.ImagePlus``, ``ij.pro
 ``"fiji"``
     A full Fiji / ImageJ2 started by pyimagej (``imagej.init(path_or_endpoint, mode="headless")``):
     a local ``Fiji.app`` directory, or a Maven endpoint such as ``sc.fiji:fiji`` when a Maven
-    repository can be reached.  The ImageJ2 gateway is kept on the handle (``ImageJ.gateway``);
+    repository can be reached, through :func:`fiji_bridge.imagej.fiji.start_fiji` (system Java,
+    no Maven for a local folder, legacy layer checked).  The ImageJ2 gateway is kept on the
+    handle (``ImageJ.gateway``);
     Fiji's legacy layer lets menu commands and macros run headless.
 ``"imagej1"``
     Plain ImageJ 1.x (``ij.jar``, e.g. Debian's ``libij-java`` at ``/usr/share/java/ij.jar``) on
@@ -30,6 +32,8 @@ from contextlib import contextmanager
 from typing import Any
 
 from fiji_bridge.imagej.errors import ImageJCommandError, ImageJError, ImageJStartError
+from fiji_bridge.imagej.fiji import gateway_addon, start_fiji
+from fiji_bridge.imagej.fiji import legacy_active as fiji_legacy_active
 from fiji_bridge.imagej.java import find_jvm, jclass
 from fiji_bridge.imagej.locate import APT_HINT, ENV_IMAGEJ, Source, resolve
 
@@ -43,7 +47,6 @@ __all__ = [
     "java_class",
     "maven_reachable",
     "require",
-    "require_gateway",
     "start",
 ]
 
@@ -74,6 +77,9 @@ class ImageJ:
         ``"xvfb"`` when :func:`start` started an Xvfb server for ImageJ (stopped at exit).
     gateway : object or None
         The pyimagej ImageJ2 gateway (``backend == "fiji"``), else None.
+    legacy_active : bool or None
+        Fiji: whether the ImageJ legacy layer is active (``gateway.legacy.isActive()``, checked
+        at start); None for plain ImageJ 1.x, which is the ImageJ 1.x itself.
     quirks : frozenset of str
         Known bugs of this ImageJ version that the steps here correct, e.g.
         ``"zproject_avg_drops_last_slice"`` (ImageJ 1.53t).
@@ -87,14 +93,31 @@ class ImageJ:
     display_origin: str | None
     gateway: Any = dataclasses.field(default=None, repr=False, compare=False)
     quirks: frozenset = frozenset()
+    legacy_active: bool | None = None
 
     @property
     def can_run_commands(self) -> bool:
         """Whether menu commands (``IJ.run``) and macros calling ``run(...)`` can run.
 
-        Fiji's legacy layer runs them headless; plain ImageJ 1.x needs an AWT display.
+        Fiji's active legacy layer runs them headless; plain ImageJ 1.x needs an AWT display.
         """
-        return self.backend == "fiji" or not self.headless
+        if self.backend == "fiji":
+            return bool(self.legacy_active)
+        return not self.headless
+
+    @property
+    def IJ(self) -> Any:  # noqa: N802 - the Java class's name
+        """ImageJ 1.x's ``ij.IJ``: pyimagej's ``gateway.IJ`` on Fiji, else the class itself."""
+        if self.gateway is not None:
+            return gateway_addon(self.gateway, "IJ")
+        return jclass("ij.IJ")
+
+    @property
+    def WindowManager(self) -> Any:  # noqa: N802 - the Java class's name
+        """ImageJ 1.x's ``ij.WindowManager``: pyimagej's ``gateway.WindowManager`` on Fiji."""
+        if self.gateway is not None:
+            return gateway_addon(self.gateway, "WindowManager")
+        return jclass("ij.WindowManager")
 
     def require_commands(self, what: str) -> None:
         """Raise :class:`ImageJCommandError` if menu commands cannot run here."""
@@ -113,6 +136,7 @@ class ImageJ:
 
 _lock = threading.RLock()
 _handle: ImageJ | None = None
+_failed_fiji_start: str | None = None  # why a Fiji start failed after the JVM had started
 _xvfb: Any = None
 
 
@@ -259,6 +283,12 @@ def start(imagej: str | os.PathLike | None = None, *, display: str = "auto") -> 
                 f"display={display!r}. Fix: use a new Python process (e.g. a subprocess) for "
                 "the other ImageJ, or call start() with the same settings."
             )
+        if _jvm_running() and _failed_fiji_start is not None:
+            raise ImageJStartError(
+                f"An earlier start failed after Java had started ({_failed_fiji_start}); Java "
+                "starts only once per process. Fix: fix that, then start ImageJ in a new "
+                "Python process."
+            )
         if _jvm_running():
             raise ImageJStartError(
                 "A Java VM is already running in this process, started outside fiji_bridge; "
@@ -294,15 +324,18 @@ def start(imagej: str | os.PathLike | None = None, *, display: str = "auto") -> 
             display_origin=origin,
             gateway=gateway,
             quirks=_zproject_quirks(),
+            legacy_active=None if gateway is None else fiji_legacy_active(gateway),
         )
         return _handle
 
 
-def _configure_scyjava(headless: bool, classpath: Sequence[str] = ()) -> None:
+def _configure_scyjava(headless: bool, classpath: Sequence[str] = (), *,
+                       never_fetch: bool = True) -> None:
     import scyjava
 
-    # Never let scyjava/cjdk download a JDK: offline machines would hang or fail obscurely.
-    scyjava.config.set_java_constraints(fetch="never")
+    if never_fetch:
+        # Never let scyjava/cjdk download a JDK: offline machines would hang or fail obscurely.
+        scyjava.config.set_java_constraints(fetch="never")
     for entry in classpath:
         scyjava.config.add_classpath(entry)
     scyjava.config.add_option(f"-Djava.awt.headless={'true' if headless else 'false'}")
@@ -312,8 +345,16 @@ def _start_imagej1(source: Source, headless: bool) -> None:
     import scyjava
 
     _configure_scyjava(headless, [source.location])
+    # The jar is all: no Maven endpoint (e.g. the one imglyb adds when pyimagej was imported).
+    scyjava.config.endpoints.clear()
     try:
-        scyjava.start_jvm()
+        try:
+            scyjava.start_jvm()
+        except Exception:
+            if not _jvm_running():
+                raise
+            # Java runs, but a start-up hook of another library failed (imglyb's, when pyimagej
+            # was imported, needs jars ImageJ 1.x does not ship): ImageJ 1.x itself is fine.
         jclass("ij.IJ")
     except Exception as exc:
         raise ImageJStartError(
@@ -333,23 +374,15 @@ def _start_fiji(source: Source, headless: bool) -> Any:
                 "(--imagej /path/to/Fiji.app or FIJI_BRIDGE_IMAGEJ=/path/to/Fiji.app), or use "
                 f"the offline ImageJ 1.x ({APT_HINT})."
             )
+    global _failed_fiji_start
+    # Java is chosen by fiji.start_fiji (fetch="never" would break pyimagej's Java guess).
+    _configure_scyjava(headless, never_fetch=False)
     try:
-        import imagej as pyimagej
-    except ImportError as exc:
-        raise ImageJStartError(
-            f"pyimagej is needed to start Fiji/ImageJ2 but cannot be imported ({exc}). "
-            "Fix: pip install pyimagej."
-        ) from None
-    _configure_scyjava(headless)
-    try:
-        return pyimagej.init(source.location, mode="headless" if headless else "interactive")
-    except Exception as exc:
-        raise ImageJStartError(
-            f"pyimagej could not start Fiji/ImageJ2 from {source.location} "
-            f"({type(exc).__name__}: {exc}). Fix: check that the folder is a complete Fiji.app "
-            "(it has jars/ and plugins/), or use the offline ImageJ 1.x with "
-            "--imagej /usr/share/java/ij.jar."
-        ) from None
+        return start_fiji(source, headless)
+    except ImageJStartError as exc:
+        if _jvm_running():
+            _failed_fiji_start = str(exc)
+        raise
 
 
 _busy_what = "an ImageJ call"
@@ -434,14 +467,3 @@ def java_class(name: str) -> Any:
     """The Java class ``name`` (e.g. ``"ij.ImagePlus"``) of the running ImageJ."""
     require()
     return jclass(name)
-
-
-def require_gateway(purpose: str) -> Any:
-    """The pyimagej gateway, or an error saying that ``purpose`` needs Fiji/ImageJ2."""
-    handle = require()
-    if handle.gateway is None:
-        raise ImageJError(
-            f"{purpose} needs Fiji/ImageJ2 (a pyimagej gateway); this is plain ImageJ "
-            f"{handle.version}. Fix: start with --imagej /path/to/Fiji.app."
-        )
-    return handle.gateway
