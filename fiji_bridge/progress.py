@@ -7,7 +7,9 @@ returns are useless, so a plain line is printed when the work starts, about ever
 
     aligning: 12,288/100,000 img (12 %), 7.30kimg/s, elapsed 00:01, ETA 00:12
 
-The text of that line comes from tqdm's own formatter (:meth:`tqdm.tqdm.format_meter`).
+The first line comes at the start (0 done), the second with the first items done (the first
+rate), then one every ``interval`` seconds and the last at the end.  The rate and times come
+from tqdm's own formatter (:meth:`tqdm.tqdm.format_meter`).
 """
 
 from __future__ import annotations
@@ -88,7 +90,7 @@ def progress(total: int, desc: str, *, unit: str = "img", stream: IO | None = No
 
     def update(done: int, _total: int | None = None) -> None:
         state["done"] = done
-        if time.monotonic() - state["printed"] >= interval:
+        if state["last"] == 0 and done > 0 or time.monotonic() - state["printed"] >= interval:
             line(done)
 
     line(0)
