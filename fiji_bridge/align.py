@@ -35,6 +35,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from fiji_bridge import checks
+from fiji_bridge.search_space import mask_or_none, search_window, signed_shift
 
 __all__ = [
     "CHUNK",
@@ -206,22 +207,23 @@ def correlator(reference32: np.ndarray, backend: str) -> Correlator:
     return corr
 
 
-def _signed(index, n: int):
-    """Wrap indices ``0..n-1`` into signed shifts ``[-(n//2), n - n//2 - 1]``."""
-    return (index + n // 2) % n - n // 2
-
-
-def chunk_peaks(maps: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def chunk_peaks(maps: np.ndarray, allowed: np.ndarray | None = None
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``(dy, dx, peaks)`` of a C-contiguous ``(k, H, W)`` stack of non-centred maps.
 
     The first maximum of each map in C order, as signed shifts (module docstring); no checks.
+    ``allowed``: sorted flat indices of the shifts searched
+    (:func:`fiji_bridge.search_space.search_window`), or None for the whole map.
     """
     k, h, w = maps.shape
     flat = maps.reshape(k, h * w)
-    idx = flat.argmax(axis=1)
+    if allowed is None:
+        idx = flat.argmax(axis=1)
+    else:  # first maximum in C order among the allowed shifts
+        idx = allowed[flat[:, allowed].argmax(axis=1)]
     peaks = flat[np.arange(k), idx]
     iy, ix = np.divmod(idx, w)
-    return _signed(iy, h), _signed(ix, w), peaks
+    return signed_shift(iy, h), signed_shift(ix, w), peaks
 
 
 def _roll_into(out: np.ndarray, image: np.ndarray, dy: int, dx: int) -> None:
@@ -250,8 +252,14 @@ def _run_chunks(n_images: int, workers: int, job) -> None:
             fut.result()
 
 
-def _align_stack(stack, ref32, *, workers, backend, want_aligned, want_maps):
-    """Maps, shifts, peaks (and aligned images) of a validated (N, H, W) stack."""
+def _align_stack(stack, ref32, *, workers, backend, want_aligned, want_maps, allowed=None,
+                 mask=None):
+    """Maps, shifts, peaks (and aligned images) of a validated (N, H, W) stack.
+
+    ``allowed``: flat indices of the searched shifts (None: all); ``mask``: float32 ``(H, W)``
+    multiplied into the images before correlation (the reference is masked by the caller); the
+    aligned images are shifted copies of the unmasked images.
+    """
     n = stack.shape[0]
     h, w = ref32.shape
     shifts = np.empty((n, 2), dtype=np.int64)
@@ -267,6 +275,8 @@ def _align_stack(stack, ref32, *, workers, backend, want_aligned, want_maps):
             i1 = min(i0 + CHUNK, n)
             k = i1 - i0
             buf[:k] = stack[i0:i1]
+            if mask is not None:
+                buf[:k] *= mask
             if k < CHUNK:
                 buf[k:] = 0.0
             if not np.isfinite(buf[:k]).all():
@@ -276,7 +286,7 @@ def _align_stack(stack, ref32, *, workers, backend, want_aligned, want_maps):
                     "Fix: remove or repair it before aligning."
                 )
             maps = corr.run()
-            dy, dx, pk = chunk_peaks(maps)
+            dy, dx, pk = chunk_peaks(maps, allowed)
             shifts[i0:i1, 0] = dy[:k]
             shifts[i0:i1, 1] = dx[:k]
             peaks[i0:i1] = pk[:k]
@@ -295,7 +305,7 @@ def _align_stack(stack, ref32, *, workers, backend, want_aligned, want_maps):
 # --------------------------------------------------------------------------------------------
 def correlation_maps(
     images: ArrayLike, reference: ArrayLike, *, workers: int | None = None,
-    fft_backend: str = "scipy",
+    fft_backend: str = "scipy", mask_radius: float | None = None,
 ) -> np.ndarray:
     """Cyclic cross-correlation maps of images with a reference (zero shift at ``[0, 0]``).
 
@@ -318,6 +328,10 @@ def correlation_maps(
         all available cores. The result does not depend on it.
     fft_backend : {"scipy", "pyfftw"}, optional
         FFT library; see the module docstring.
+    mask_radius : float, optional
+        Keyword-only. If given, images and reference are multiplied by
+        :func:`fiji_bridge.search_space.soft_circular_mask` ``(H, W), mask_radius`` before
+        correlating (the maps of ``m * n`` with ``m * r``). Default None: no mask.
 
     Returns
     -------
@@ -341,14 +355,17 @@ def correlation_maps(
     stack, single = _as_images(images, ref32.shape)
     workers = checks.workers(workers)
     backend = check_backend(fft_backend)
+    mask = mask_or_none(ref32.shape, mask_radius)
     maps, _, _, _ = _align_stack(
-        stack, ref32, workers=workers, backend=backend, want_aligned=False, want_maps=True
+        stack, ref32 if mask is None else ref32 * mask, workers=workers, backend=backend,
+        want_aligned=False, want_maps=True, mask=mask
     )
     return maps[0] if single else maps
 
 
 
-def peak_shifts(maps: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
+def peak_shifts(maps: ArrayLike, *, max_shift: int | None = None
+                ) -> tuple[np.ndarray, np.ndarray]:
     """Signed shifts and values of the maxima of correlation maps.
 
     The peak of a map ``c`` is at ``(iy, ix) = unravel_index(argmax(c))`` (the first maximum in
@@ -362,6 +379,9 @@ def peak_shifts(maps: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
     ----------
     maps : array_like
         Non-centred maps as returned by :func:`correlation_maps`: ``(H, W)`` or ``(N, H, W)``.
+    max_shift : int, optional
+        Keyword-only. Search only shifts with ``|dy| <= max_shift`` and ``|dx| <= max_shift``
+        (:func:`fiji_bridge.search_space.search_window`); default None searches the whole map.
 
     Returns
     -------
@@ -379,7 +399,8 @@ def peak_shifts(maps: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
     stack = np.ascontiguousarray(stack)
     if stack.shape[0] == 0:
         return np.empty((0, 2), dtype=np.int64), np.empty(0, dtype=np.float32)
-    dy, dx, peaks = chunk_peaks(stack)
+    allowed = None if max_shift is None else search_window(stack.shape[1:], max_shift)
+    dy, dx, peaks = chunk_peaks(stack, allowed)
     if np.isnan(peaks).any():
         bad = int(np.flatnonzero(np.isnan(peaks))[0])
         raise ValueError(f"map {bad} contains NaN. Fix: compute the maps from finite images.")
@@ -465,6 +486,8 @@ def align_to_reference(
     workers: int | None = None,
     return_maps: bool = False,
     fft_backend: str = "scipy",
+    max_shift: int | None = None,
+    mask_radius: float | None = None,
 ) -> AlignmentResult:
     """Align images to a reference by the peak of their cyclic cross-correlation.
 
@@ -487,6 +510,18 @@ def align_to_reference(
         Also return the (non-centred, float32) correlation maps.
     fft_backend : {"scipy", "pyfftw"}, optional
         FFT library; see the module docstring.
+    max_shift : int, optional
+        The search space, as alignment programs limit it: only shifts with
+        ``|dy| <= max_shift`` and ``|dx| <= max_shift`` pixels are searched
+        (:func:`fiji_bridge.search_space.search_window`). ``max_shift=0`` does not align at
+        all (``d_i = 0``).
+        Default None: every shift of the box.
+    mask_radius : float, optional
+        Soft circular mask (:func:`fiji_bridge.search_space.soft_circular_mask`, radius in
+        pixels, raised-cosine edge) multiplied into the images and the reference before correlating, as RELION masks
+        particles and references (zero outside the mask). The shifts are those of the masked
+        correlation; ``aligned`` holds the shifted **unmasked** images and ``peaks`` the masked
+        correlation values ``sum_p (m a_i)[p] (m r)[p]``. Default None: no mask.
 
     Returns
     -------
@@ -521,8 +556,11 @@ def align_to_reference(
     stack, single = _as_images(images, ref32.shape)
     workers = checks.workers(workers)
     backend = check_backend(fft_backend)
+    allowed = None if max_shift is None else search_window(ref32.shape, max_shift)
+    mask = mask_or_none(ref32.shape, mask_radius)
     maps, shifts, peaks, aligned = _align_stack(
-        stack, ref32, workers=workers, backend=backend, want_aligned=True, want_maps=bool(return_maps)
+        stack, ref32 if mask is None else ref32 * mask, workers=workers, backend=backend,
+        want_aligned=True, want_maps=bool(return_maps), allowed=allowed, mask=mask
     )
     if single:
         return AlignmentResult(

@@ -34,6 +34,9 @@ __all__ = [
     "memory_available",
     "integer",
     "is_int",
+    "mask_radius",
+    "max_shift",
+    "real",
     "real_array",
     "seed",
     "shape",
@@ -183,6 +186,68 @@ def workers(value: Any, *, default: int | None = None) -> int:
         return default_workers() if default is None else default
     return integer(value, "workers", minimum=1,
                    fix="pass e.g. workers=2 (--workers 2), or None for all cores")
+
+
+def real(value: Any, name: str, *, low: float = -np.inf, high: float = np.inf,
+         include_low: bool = False, include_high: bool = True, fix: str = "") -> float:
+    """``value`` as a ``float``, checked to be a finite real number in ``(low, high]``.
+
+    ``include_low`` / ``include_high`` close or open the ends (default ``(low, high]``).
+
+    Parameters
+    ----------
+    value : object
+        The value to check (a Python or numpy integer or float; never a bool).
+    name : str
+        Argument name used in the messages.
+    low, high : float, optional
+        Open lower bound and upper bound of the accepted interval.
+    include_low, include_high : bool, optional
+        Whether ``low`` (default no) and ``high`` (default yes) themselves are accepted.
+    fix : str, optional
+        Advice appended to the message; a generic one if empty.
+
+    Raises
+    ------
+    TypeError
+        ``value`` is not a real number.
+    ValueError
+        ``value`` is not finite or lies outside the interval.
+    """
+    fix = fix or f"pass a number in the range, e.g. {name}=1"
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a number, got {_got(value)}.{_fix(fix)}")
+    value = float(value)
+    inside = (low <= value if include_low else low < value) and (
+        value <= high if include_high else value < high)
+    if not (np.isfinite(value) and inside):
+        if np.isinf(high):
+            what = ("a positive number" if low == 0 and not include_low
+                    else f"a finite number {'>=' if include_low else '>'} {low:g}")
+        else:
+            what = (f"in {'[' if include_low else '('}{low:g}, {high:g}"
+                    f"{']' if include_high else ')'}")
+        raise ValueError(f"{name} must be {what}, got {value!r}.{_fix(fix)}")
+    return value
+
+
+def max_shift(value: Any) -> int | None:
+    """The largest searched shift per axis in pixels: an integer ``>= 0``, or None (whole box)."""
+    if value is None:
+        return None
+    fix = "pass e.g. max_shift=10 (--max-shift 10), 0 for no shift, or None for the whole box"
+    if not is_int(value):
+        raise TypeError(f"max_shift must be a non-negative integer (pixels) or None, got "
+                        f"{_got(value)}.{_fix(fix)}")
+    return integer(value, "max_shift", minimum=0, fix=fix)
+
+
+def mask_radius(value: Any) -> float | None:
+    """Radius in pixels of the soft circular mask: a positive finite number, or None (no mask)."""
+    if value is None:
+        return None
+    return real(value, "mask_radius", low=0.0,
+                fix="pass a positive number of pixels, e.g. mask_radius=20 (--mask-radius 20)")
 
 
 def block_size(value: Any) -> int | None:

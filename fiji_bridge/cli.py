@@ -1,8 +1,8 @@
-"""Command line: ``einstein-from-noise doctor | run | study``.
+"""Command line: ``einstein-from-noise doctor | run | study | check``.
 
 All argument parsing lives here, and every argument is checked (:mod:`fiji_bridge.checks`,
-:class:`fiji_bridge.experiment.ExperimentConfig`) before Java starts. Nothing imports this
-module back.
+:class:`fiji_bridge.experiment.ExperimentConfig`, :func:`fiji_bridge.bias_check.check_options`)
+before Java starts. Nothing imports this module back.
 
 What every command that writes results does (one copy, :func:`_output` and :func:`main`):
 
@@ -33,6 +33,9 @@ __all__ = ["LONG_JOB_S", "build_parser", "main", "parse_int_list", "parse_pad"]
 DEFAULT_COUNTS_TEXT = "25,100,500,1000"
 #: Jobs estimated to take longer than this (seconds) print their estimate first.
 LONG_JOB_S = 30.0
+#: Disk space asked of ``study`` and ``check``: a JSON record, a CSV table and one or two PNG
+#: figures (a few hundred KiB each), with room to spare.
+_SMALL_RESULT_BYTES = 8 * 2**20
 
 
 def parse_int_list(text: str, option: str, *, example: str = "100,1000,10000") -> list[int]:
@@ -103,6 +106,15 @@ def _common_options(parser: argparse.ArgumentParser, *, size: int, out: str) -> 
     parser.add_argument("--force", action="store_true", help="overwrite existing output files")
 
 
+def _search_space_options(parser) -> None:
+    """--max-shift and --mask-radius (run and check)."""
+    parser.add_argument("--max-shift", metavar="PX", type=int, default=None,
+                        help="search shifts up to PX pixels per axis (default: the whole box)")
+    parser.add_argument("--mask-radius", metavar="PX", type=float, default=None,
+                        help="soft circular mask (5 px cosine edge) on images and reference "
+                             "before correlation")
+
+
 def _run_parser(run: argparse.ArgumentParser) -> None:
     _common_options(run, size=128, out="results")
     run.add_argument("--counts", default=DEFAULT_COUNTS_TEXT,
@@ -136,6 +148,10 @@ def _run_parser(run: argparse.ArgumentParser) -> None:
                           help="your images (MRC/MRCS or TIFF stack) instead of pure noise")
     controls.add_argument("--resample-particles", action="store_true",
                           help="resample particles to the reference size when they differ")
+    controls.add_argument("--half-sets", action="store_true",
+                          help="half-set FRC control: two halves aligned to the reference and "
+                               "to it low-passed at 0.125 cycles/px")
+    _search_space_options(controls)
     _imagej_options(run)
 
 
@@ -160,8 +176,31 @@ def _study_parser(parser: argparse.ArgumentParser) -> None:
     _imagej_options(parser)
 
 
+def _check_parser(parser: argparse.ArgumentParser) -> None:
+    from fiji_bridge.bias_check import DEFAULT_DRAWS  # numpy only: no Java
+
+    parser.add_argument("--particles", metavar="FILE", required=True,
+                        help="your particles: an MRC/MRCS or TIFF stack of square images")
+    parser.add_argument("--reference", metavar="PATH", default=None,
+                        help="the template, an image file ImageJ opens (default: the bundled "
+                             "public-domain portrait); brought to the particles' box size")
+    parser.add_argument("--out", default="check", help="output directory (default check/)")
+    parser.add_argument("--force", action="store_true", help="overwrite existing output files")
+    parser.add_argument("--draws", type=int, default=DEFAULT_DRAWS,
+                        help=f"null draws K (default {DEFAULT_DRAWS}: p down to 0.01)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the null draws (default 0)")
+    parser.add_argument("--alpha", type=float, default=0.05,
+                        help="level of the verdict (default 0.05)")
+    _search_space_options(parser)
+    parser.add_argument("--lowpass", metavar="CYCLES_PER_PX", type=float, default=0.125,
+                        help="cutoff of the low-passed template of the half-set FRC "
+                             "(default 0.125)")
+    parser.add_argument("--workers", type=int, default=None, help="FFT threads (default: cores)")
+    _imagej_options(parser)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    """The ``einstein-from-noise`` parser with its three commands."""
+    """The ``einstein-from-noise`` parser with its four commands."""
     from fiji_bridge import __version__
 
     parser = argparse.ArgumentParser(
@@ -189,6 +228,13 @@ def build_parser() -> argparse.ArgumentParser:
                     "study.json, study.csv, study_cc.png, study_phase.png.")
     _study_parser(study)
     study.set_defaults(handler=_study)
+    check = commands.add_parser(
+        "check", help="is there signal in your particles beyond template bias? (matched null)",
+        description="Align your particles to the template and compare CC(average, template) "
+                    "and the FRC with K phase-randomised null stacks of the same power "
+                    "spectrum: z-score, empirical p-value, half-set FRC.")
+    _check_parser(check)
+    check.set_defaults(handler=_check)
     return parser
 
 
@@ -282,12 +328,16 @@ def _run(args: argparse.Namespace) -> int:
     _check_files_exist(reference=args.reference, control_reference=args.control_reference,
                        classes=args.classes)
     particles = None
+    pixel_size = None
     if args.particles is not None:
         from fiji_bridge import particles as particle_io
 
+        loaded = particle_io.load_particles(args.particles)
         particles = particle_io.check_particles_match(
-            particle_io.load_particles(args.particles), (args.size, args.size),
-            allow_resample=args.resample_particles)
+            loaded, (args.size, args.size), allow_resample=args.resample_particles)
+        pixel_size = particle_io.read_pixel_size(args.particles)
+        if pixel_size is not None and particles is not loaded:  # resampled: centre crop, resize
+            pixel_size *= min(loaded.shape[1:]) / args.size
         if args.counts == DEFAULT_COUNTS_TEXT:  # default counts: those the particles allow
             counts = [c for c in counts if c < len(particles)] + [len(particles)]
     config = experiment.ExperimentConfig(  # every argument checked here, before Java starts
@@ -298,7 +348,8 @@ def _run(args: argparse.Namespace) -> int:
         display="existing" if args.show and args.display == "auto" else args.display,
         keep_stacks=args.save_stacks, control_reference=args.control_reference,
         class_references=args.classes, rotation_step=args.rotation_step,
-        scheduler=args.scheduler, block_size=args.block_size, workers=args.workers)
+        scheduler=args.scheduler, block_size=args.block_size, workers=args.workers,
+        max_shift=args.max_shift, mask_radius=args.mask_radius, half_sets=args.half_sets)
     names = io.run_files(examples=config.examples > 0, controls=config.controls_asked,
                          save_stacks=config.keep_stacks, netcdf=args.netcdf)
     every_name = io.run_files(examples=True, controls=True, save_stacks=True, netcdf=True)
@@ -321,6 +372,8 @@ def _run(args: argparse.Namespace) -> int:
         with progress(config.total, "aligning") as update:
             data = experiment.einstein_from_noise(args.reference, config, particles=particles,
                                                   progress=update)
+        if pixel_size is not None:
+            data.attrs["pixel_size_angstrom"] = float(pixel_size)
         with _staged(output, "run") as folder:
             io.write_run_outputs(data, folder, save_stacks=config.keep_stacks,
                                  netcdf=args.netcdf)
@@ -350,8 +403,9 @@ def _study(args: argparse.Namespace) -> int:
     total = trials * len(canvases) * n_list[-1]
     pixels = sum(int(c) ** 2 for c in canvases) * trials * n_list[-1]
     seconds = pixels * 2 / (7300 * 128 * 128) / checks.default_workers()
-    with _output(args, io.study_files(), needed_bytes=8 * 2**20) as output:
-        _announce("study", f"{total:,} images", seconds, 512 * 2**20, 8 * 2**20, args.out)
+    with _output(args, io.study_files(), needed_bytes=_SMALL_RESULT_BYTES) as output:
+        _announce("study", f"{total:,} images", seconds, 512 * 2**20, _SMALL_RESULT_BYTES,
+                  args.out)
         imagej.start(args.imagej, display=args.display)
         ref = prepare_reference(args.reference, size=size)
         with progress(total, "study") as update:
@@ -371,6 +425,29 @@ def _study(args: argparse.Namespace) -> int:
               f"{study_s:.1f} s")
     print(study.summary_text(ds, slopes, header=header))
     print(f"wrote {output.out}/ ({', '.join(io.study_files())})")
+    return 0
+
+
+def _check(args: argparse.Namespace) -> int:
+    from fiji_bridge import bias_check, check_command, checks, io
+    from fiji_bridge.progress import progress
+
+    options = bias_check.check_options(  # every option checked here, before Java starts
+        draws=args.draws, seed=args.seed, alpha=args.alpha, lowpass_cutoff=args.lowpass,
+        max_shift=args.max_shift, mask_radius=args.mask_radius)
+    workers = None if args.workers is None else checks.workers(args.workers)
+    _check_files_exist(particles=args.particles, reference=args.reference)
+    with _output(args, io.check_files(), needed_bytes=_SMALL_RESULT_BYTES) as output:
+        with progress(options["draws"] + 3, "null draws", unit="pass") as update:
+            result, record = check_command.check_particles(
+                args.particles, args.reference, options, workers=workers,
+                imagej_location=args.imagej, display=args.display, progress=update)
+        with _staged(output, "check") as folder:
+            io.write_check_outputs(result, record, folder)
+    print(f"checked {record['n_particles']} particles from {args.particles} against "
+          f"{record['reference_name']} prepared by ImageJ {record['imagej_version']}")
+    print(check_command.summary_text(record))
+    print(f"wrote {output.out}/ ({', '.join(io.check_files())})")
     return 0
 
 
@@ -403,6 +480,21 @@ def _print_summary(data, out) -> None:
         print("control: classification sizes " + ", ".join(
             f"{name}={size} (CC own {cc:.2f})"
             for name, size, cc in zip(classes["references"], classes["class_sizes"], own)))
+        if "class_mean_peak" in classes:
+            print("control: class mean peak " + ", ".join(
+                "n/a" if v is None else f"{v:.1f}" for v in classes["class_mean_peak"])
+                + "; each reference's mean peak over all images " + ", ".join(
+                f"{v:.1f}" for v in classes["reference_mean_peak"])
+                + "; reference spectral flatness " + ", ".join(
+                f"{v:.3f}" for v in classes["reference_spectral_flatness"]))
+    if "search_space" in attrs:
+        space = attrs["search_space"]
+        print(f"search space: max shift {space['max_shift']} px, mask radius "
+              f"{space['mask_radius']} px")
+    if "control_half_set_frc" in attrs:
+        from fiji_bridge.bias_check import half_set_line
+
+        print("control: " + half_set_line(attrs["control_half_set_frc"], "reference"))
     if "control_rotation" in attrs:
         rotation = attrs["control_rotation"]
         print(f"control: rotation+translation (step {rotation['angle_step']:g} deg) "

@@ -39,6 +39,7 @@ import numpy as np
 import scipy.ndimage
 from numpy.typing import ArrayLike
 
+from fiji_bridge import checks
 from fiji_bridge.align import align_to_reference, apply_shifts, correlation_maps, peak_shifts
 from fiji_bridge.metrics import pearson_cc
 from fiji_bridge.stacks import as_stack, normalize_images
@@ -51,6 +52,7 @@ __all__ = [
     "DifferentReferenceResult",
     "RotationResult",
     "align_rotations",
+    "class_mean_peaks",
     "classify",
     "cross_reference_cc",
     "different_reference_control",
@@ -78,27 +80,32 @@ def _chunks(n: int):
 
 def _best_over_templates(
     stack: np.ndarray, templates: Iterable[np.ndarray], workers: int | None
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``(index, shifts, peaks)`` of the highest correlation peak of each image over templates.
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """``(index, shifts, peaks, peak_sums)``: the highest correlation peak of each image over
+    templates, and for each template the sum over all images of its own peak.
 
     ``index[i]`` is the template whose map of image ``i`` has the highest peak, ``shifts[i]``
     (int64 signed ``(dy, dx)``) and ``peaks[i]`` (float32) its peak. Ties go to the lowest
-    template index, and within a map to the first maximum in C order. Maps are computed
+    template index, and within a map to the first maximum in C order. ``peak_sums[k]``
+    (float64) is ``sum_i max_d c_{ik}[d]``, whether template ``k`` wins or not. Maps are computed
     template by template in chunks of :data:`IMAGE_CHUNK` images.
     """
     n = stack.shape[0]
     index = np.zeros(n, dtype=np.int64)
     shifts = np.zeros((n, 2), dtype=np.int64)
     peaks = np.full(n, -np.inf, dtype=np.float32)
+    peak_sums: list[float] = []
     for k, template in enumerate(templates):
+        peak_sums.append(0.0)
         for i0, i1 in _chunks(n):
             sh, pk = peak_shifts(correlation_maps(stack[i0:i1], template, workers=workers))
+            peak_sums[k] += float(np.sum(pk, dtype=np.float64))
             better = pk > peaks[i0:i1]  # strict: ties keep the lower index
             idx = np.flatnonzero(better) + i0
             peaks[idx] = pk[better]
             shifts[idx] = sh[better]
             index[idx] = k
-    return index, shifts, peaks
+    return index, shifts, peaks, np.asarray(peak_sums, dtype=np.float64)
 
 
 def _images(images) -> np.ndarray:
@@ -142,6 +149,10 @@ class ClassificationResult:
         undefined).
     references : numpy.ndarray
         float32 ``(K, H, W)``: the normalised references the images were correlated with.
+    reference_mean_peaks : numpy.ndarray
+        float64 ``(K,)``: ``mean_i max_d c_{ik}[d]`` over **all** images, the peak height each
+        reference reaches on average whether it wins or not (see
+        :func:`fiji_bridge.metrics.spectral_flatness`).
     """
 
     labels: np.ndarray
@@ -151,6 +162,7 @@ class ClassificationResult:
     class_averages: np.ndarray
     cross_cc: np.ndarray
     references: np.ndarray
+    reference_mean_peaks: np.ndarray | None = None
 
 
 def classify(
@@ -226,7 +238,7 @@ def classify(
             f"{refs.shape[1]}x{refs.shape[2]}. Fix: crop or resize one to the other's shape."
         )
     n, k_refs = stack.shape[0], refs.shape[0]
-    labels, shifts, peaks = _best_over_templates(stack, refs, workers)
+    labels, shifts, peaks, peak_sums = _best_over_templates(stack, refs, workers)
     sums = np.zeros(refs.shape, dtype=np.float64)
     for i0, i1 in _chunks(n):
         aligned = apply_shifts(stack[i0:i1], shifts[i0:i1])
@@ -244,6 +256,7 @@ def classify(
         class_averages=averages,
         cross_cc=cross,
         references=refs,
+        reference_mean_peaks=peak_sums / n,
     )
 
 
@@ -456,7 +469,7 @@ def align_rotations(
                     "in the corners). Fix: centre the reference's content or use a larger image."
                 ) from None
 
-    best_j, shifts, peaks = _best_over_templates(stack, rotated_references(), workers)
+    best_j, shifts, peaks, _ = _best_over_templates(stack, rotated_references(), workers)
     total = np.zeros(ref.shape[1:], dtype=np.float64)
     aligned_all = np.empty((n,) + ref.shape[1:], dtype=np.float64) if return_aligned else None
     for i0, i1 in _chunks(n):
@@ -588,3 +601,22 @@ def different_reference_control(
         averages.append(total / stack.shape[0])
     cc = np.array([[pearson_cc(avg, a), pearson_cc(avg, b)] for avg in averages])
     return DifferentReferenceResult(average_a=averages[0], average_b=averages[1], cc=cc)
+
+
+# --------------------------------------------------------------------------------------------
+# why one class takes most of the noise: peak heights (and metrics.spectral_flatness)
+# --------------------------------------------------------------------------------------------
+def class_mean_peaks(result: ClassificationResult) -> np.ndarray:
+    """Mean winning correlation peak of each class of a :func:`classify` result.
+
+    ``mean_{i in C_k} c_{i k}[d_i]`` (float64 ``(K,)``; NaN for an empty class). With pure
+    noise every reference's map has the same marginal distribution at each shift (N(0,
+    ``||r_k||^2``), and the references are normalised to the same norm); what differs is how
+    many nearly independent values the maximum is taken over, so the class whose reference has
+    the flatter power spectrum (:func:`fiji_bridge.metrics.spectral_flatness`) gets the higher
+    peaks and wins the argmax for most images.
+    """
+    k = result.class_sizes.size
+    sums = np.bincount(result.labels, weights=result.peaks.astype(np.float64), minlength=k)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(result.class_sizes > 0, sums / np.maximum(result.class_sizes, 1), np.nan)

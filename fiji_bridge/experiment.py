@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from fiji_bridge import __version__, align, checks, imagej, metrics, noise
+from fiji_bridge import __version__, align, checks, imagej, metrics, noise, search_space
 from fiji_bridge import particles as particle_io
 from fiji_bridge.imagej import convert
 from fiji_bridge.scheduler import check_scheduler_spec
@@ -100,6 +100,19 @@ class ExperimentConfig:
         with the streaming engine (averages from its exact running sums; no ImageJ Z Project).
     block_size, workers : int, optional
         Streaming block size (images) and FFT threads; results do not depend on them.
+    max_shift, mask_radius : optional
+        The search space (:func:`fiji_bridge.align.align_to_reference`): shifts up to
+        ``max_shift`` pixels per axis (:func:`fiji_bridge.checks.max_shift`), a soft circular
+        mask of radius ``mask_radius`` pixels (:func:`fiji_bridge.checks.mask_radius`) applied
+        to the images and the reference before correlation. ``engine="numpy"``, in-memory path
+        only; recorded in ``attrs["search_space"]``.
+    half_sets : bool
+        Control: half-set FRC (:func:`fiji_bridge.bias_check.half_set_frc`): the images split
+        in two halves, each aligned to the reference and to the reference low-passed at
+        ``half_set_cutoff`` cycles/pixel; FRC between the half averages in
+        ``attrs["control_half_set_frc"]``. In-memory path only.
+    half_set_cutoff : float
+        Cutoff of the low-passed reference of the half-set control, in (0, 0.5] cycles/pixel.
 
     Raises
     ------
@@ -122,6 +135,10 @@ class ExperimentConfig:
     scheduler: str | None = None
     block_size: int | None = None
     workers: int | None = None
+    max_shift: int | None = None
+    mask_radius: float | None = None
+    half_sets: bool = False
+    half_set_cutoff: float = 0.125
 
     def __post_init__(self) -> None:
         def put(name: str, value: Any) -> None:
@@ -157,6 +174,15 @@ class ExperimentConfig:
         if self.workers is not None:
             put("workers", checks.workers(self.workers))
         check_scheduler_spec(self.scheduler)
+        put("max_shift", checks.max_shift(self.max_shift))
+        put("mask_radius", checks.mask_radius(self.mask_radius))
+        put("half_sets", bool(self.half_sets))
+        put("half_set_cutoff", checks.real(self.half_set_cutoff, "half_set_cutoff", low=0.0,
+                                           high=0.5, fix="pass e.g. half_set_cutoff=0.125"))
+        if self.search_space is not None and (self.engine != "numpy"
+                                              or self.scheduler is not None):
+            raise ValueError("--max-shift and --mask-radius are applied by the numpy alignment "
+                             "in this process. Fix: use --engine numpy without --scheduler.")
         if self.engine == "imagej":
             checks.fht_size(self.size, self.size)
             if self.scheduler is not None:
@@ -177,6 +203,13 @@ class ExperimentConfig:
         :data:`IN_MEMORY_BYTES` of noise images (no full stacks, no ImageJ Z Project)."""
         return (self.scheduler is not None
                 or self.total * self.size * self.size * 4 > IN_MEMORY_BYTES)
+
+    @property
+    def search_space(self) -> dict[str, Any] | None:
+        """``{"max_shift", "mask_radius"}`` when either is set, else None (the whole box)."""
+        if self.max_shift is None and self.mask_radius is None:
+            return None
+        return {"max_shift": self.max_shift, "mask_radius": self.mask_radius}
 
     @property
     def controls_asked(self) -> bool:
@@ -254,7 +287,7 @@ def einstein_from_noise(
         The user's images (normalised per image, e.g. by
         :func:`fiji_bridge.particles.load_particles`) replace the pure noise; the same count of
         pure noise is aligned too, for comparison (``attrs["particles_vs_noise"]``).
-        ``n_images`` becomes N.
+        ``n_images`` becomes N; with a search space, the pure noise is aligned in the same one.
     progress : callable, optional, keyword-only
         ``progress(done, total)`` during alignment.
     **overrides
@@ -314,9 +347,10 @@ def einstein_from_noise(
     started = time.perf_counter()
     examples = min(config.examples, total)
     if config.engine == "numpy":
-        shifts, peaks, aligned_stack = _align_in_batches(noise_stack, ref.image, config.workers,
+        shifts, peaks, aligned_stack = _align_in_batches(noise_stack, ref.image, config,
                                                          progress)
-        maps = align.centered(align.correlation_maps(noise_stack[:examples], ref.image)) \
+        maps = align.centered(align.correlation_maps(noise_stack[:examples], ref.image,
+                                                     mask_radius=config.mask_radius)) \
             if examples else np.zeros((0, *shape), np.float32)
     else:
         shifts, peaks, maps = imagej.fht_align(noise_stack, ref.image, keep_maps=examples,
@@ -345,9 +379,16 @@ def einstein_from_noise(
         data.attrs["input"] = "particles"
         data.attrs["particles_vs_noise"] = particle_io.particles_versus_noise(
             aligned_stack.mean(axis=0, dtype=np.float64), ref.image, total, seed=config.seed,
-            workers=config.workers)
+            workers=config.workers, **(config.search_space or {}))
     else:
         data.attrs["input"] = "pure Gaussian noise"
+    if config.search_space is not None:
+        data.attrs["search_space"] = {**config.search_space, "mask_edge": search_space.MASK_EDGE}
+    if config.half_sets:
+        started = time.perf_counter()
+        data.attrs["control_half_set_frc"] = _half_set_control(noise_stack, ref.image, config)
+        timings["half_sets_s"] = time.perf_counter() - started
+        data.attrs["timings"] = dict(timings)
     if config.controls_asked:
         started = time.perf_counter()
         _add_controls(data, ref, noise_stack, config)
@@ -379,7 +420,8 @@ def _configure(config: ExperimentConfig | None, overrides: dict[str, Any],
 def _check_streaming(config: ExperimentConfig, shape: tuple[int, int],
                      with_particles: bool) -> None:
     """What the streaming path (large N or Dask) cannot do, before any work."""
-    if with_particles or config.controls_asked:
+    if with_particles or config.controls_asked or config.half_sets \
+            or config.search_space is not None:
         raise ValueError(
             "Particles and controls run in this process on the in-memory path (at most "
             f"{IN_MEMORY_BYTES // 2**20} MiB of images, no --scheduler). Fix: use fewer "
@@ -393,16 +435,18 @@ def _check_streaming(config: ExperimentConfig, shape: tuple[int, int],
         )
 
 
-def _align_in_batches(stack: np.ndarray, reference: np.ndarray, workers: int | None,
+def _align_in_batches(stack: np.ndarray, reference: np.ndarray, config: ExperimentConfig,
                       progress: Callable[[int, int], None] | None
                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """numpy alignment of the whole stack in batches of ``_BATCH``: shifts, peaks, aligned."""
+    """numpy alignment of the whole stack in batches of ``_BATCH`` (in the config's search
+    space): shifts, peaks, aligned."""
     total = len(stack)
     shifts = np.empty((total, 2), dtype=np.int64)
     peaks = np.empty(total, dtype=np.float32)
     aligned = np.empty_like(stack)
     for first in range(0, total, _BATCH):
-        batch = align.align_to_reference(stack[first:first + _BATCH], reference, workers=workers)
+        batch = align.align_to_reference(stack[first:first + _BATCH], reference,
+                                         workers=config.workers, **(config.search_space or {}))
         stop = first + len(batch.shifts)
         shifts[first:stop] = batch.shifts
         peaks[first:stop] = batch.peaks
@@ -463,6 +507,11 @@ def _add_controls(data: xr.Dataset, ref: Reference, images: np.ndarray,
             "references": names,
             "class_sizes": [int(n) for n in result.class_sizes],
             "cross_cc": np.asarray(result.cross_cc).tolist(),
+            "class_mean_peak": [None if np.isnan(v) else float(v)
+                                for v in controls.class_mean_peaks(result)],
+            "reference_mean_peak": [float(v) for v in result.reference_mean_peaks],
+            "reference_spectral_flatness": [metrics.spectral_flatness(r)
+                                            for r in result.references],
         }
         for k, name in enumerate(names):
             panels.append(result.class_averages[k])
@@ -605,3 +654,29 @@ def _add_frc_and_units(data: xr.Dataset, ref: Reference) -> None:
                                        "the reference"
     netcdf.add_units(data)
 
+
+def _half_set_control(images: np.ndarray, reference: np.ndarray,
+                      config: ExperimentConfig) -> dict:
+    """``attrs["control_half_set_frc"]``: the half-set FRC curves and where they cross 0.143."""
+    from fiji_bridge import bias_check
+
+    cutoff = config.half_set_cutoff
+    half = bias_check.half_set_frc(images, reference, lowpass_cutoff=cutoff,
+                                   workers=config.workers, **(config.search_space or {}))
+    freqs = half["frequency"]
+
+    def last_above(values):
+        return bias_check.last_above_threshold(freqs, values, bias_check.FRC_THRESHOLD)
+
+    return {
+        "split": "even / odd image indices",
+        "half_sizes": half["half_sizes"],
+        "lowpass_cutoff": float(cutoff),
+        "threshold": bias_check.FRC_THRESHOLD,
+        "frequency": [float(f) for f in freqs],
+        "frc_same_template": [float(v) for v in half["frc_same_template"]],
+        "frc_lowpass_template": [float(v) for v in half["frc_lowpass_template"]],
+        "same_template_last_frequency_above_threshold": last_above(half["frc_same_template"]),
+        "lowpass_template_last_frequency_above_threshold":
+            last_above(half["frc_lowpass_template"]),
+    }

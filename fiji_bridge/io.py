@@ -4,7 +4,8 @@ Every file of ``fiji_bridge`` (ImageJ TIFFs, PNG figures, JSON, CSV) is written 
 :func:`atomic_file`: into a hidden temporary file beside the destination, flushed to disk, then
 moved over it with :func:`os.replace`, so a reader never sees a partial file. A command's set of
 files goes through :class:`output_directory` (all of them or none). The names of a command's
-files come from the same tables the writers walk (:func:`run_files`, :func:`study_files`).
+files come from the same tables the writers walk (:func:`run_files`, :func:`study_files`,
+:func:`check_files`).
 """
 
 from __future__ import annotations
@@ -25,11 +26,11 @@ import tifffile
 
 from fiji_bridge.checks import human_bytes
 
-__all__ = ["STAGING_PREFIX", "OutputError", "atomic_file", "check_free_space",
+__all__ = ["STAGING_PREFIX", "OutputError", "atomic_file", "check_files", "check_free_space",
            "estimate_run_bytes", "mount_point", "output_directory", "plain",
            "read_imagej_tiff", "results_summary", "run_files", "save_figure", "study_files",
            "study_record", "summary_rows", "write_csv", "write_imagej_tiff", "write_json",
-           "write_run_outputs", "write_study_outputs"]
+           "write_check_outputs", "write_run_outputs", "write_study_outputs"]
 
 
 class OutputError(RuntimeError):
@@ -69,12 +70,14 @@ def atomic_file(path: str | os.PathLike) -> Iterator[Path]:
 
 
 def write_imagej_tiff(path: str | os.PathLike, data: np.ndarray, *,
-                      labels: Sequence[str] | None = None) -> Path:
+                      labels: Sequence[str] | None = None,
+                      pixel_size: float | None = None) -> Path:
     """Write a 32-bit float image or stack that ImageJ/Fiji opens unchanged.
 
     ImageJ hyperstack TIFF (``imagej=True``) with axes ``YX`` or ``ZYX`` and slice labels
     (Image>Stacks>Set Label shows them).  ImageJ TIFFs hold float32, not float64, so data is
-    converted to float32.
+    converted to float32.  ``pixel_size`` (ångström), when given, becomes ImageJ's spatial
+    calibration (Image>Properties: unit Å, pixel width and height).
     """
     array = np.asarray(data, dtype=np.float32)
     if array.ndim not in (2, 3):
@@ -87,8 +90,12 @@ def write_imagej_tiff(path: str | os.PathLike, data: np.ndarray, *,
                              "Fix: pass as many labels as slices, or none.")
         metadata["Labels"] = [str(label) for label in labels]
     path = Path(path)
+    extra: dict[str, Any] = {}
+    if pixel_size is not None:
+        metadata["unit"] = "A"  # ImageJ shows "A" as Å
+        extra["resolution"] = (1.0 / float(pixel_size), 1.0 / float(pixel_size))
     with atomic_file(path) as tmp:
-        tifffile.imwrite(tmp, array, imagej=True, metadata=metadata)
+        tifffile.imwrite(tmp, array, imagej=True, metadata=metadata, **extra)
     return path
 
 
@@ -446,9 +453,13 @@ def _example_labels(data: Any, template: str) -> list[str]:
             for i, (dy, dx) in enumerate(shifts)]
 
 
-def _tiff(variable: str, labels: Callable[[Any], list[str]] | None = None):
+def _tiff(variable: str, labels: Callable[[Any], list[str]] | None = None, *,
+          calibrated: bool = True):
+    """Writer of ``data[variable]``; ``calibrated`` images carry the particles' pixel size
+    (``attrs["pixel_size_angstrom"]``, read from their file) as ImageJ's calibration."""
     def write(data: Any, path: Path) -> Path:
-        return write_imagej_tiff(path, data[variable].values,
+        pixel_size = data.attrs.get("pixel_size_angstrom") if calibrated else None
+        return write_imagej_tiff(path, data[variable].values, pixel_size=pixel_size,
                                  labels=None if labels is None else labels(data))
     return write
 
@@ -492,9 +503,11 @@ _RUN_TABLE: tuple[tuple[str, str, Callable[[Any, Path], Path]], ...] = (
     ("aligned_examples.tif", "examples", _tiff(
         "aligned_examples", lambda d: _example_labels(d, "image {i} shifted by ({ndy}, {ndx})"))),
     ("correlation_maps.tif", "examples", _tiff(
-        "correlation_maps", lambda d: _example_labels(d, "image {i} CC peak at d=({dy}, {dx})"))),
+        "correlation_maps", lambda d: _example_labels(d, "image {i} CC peak at d=({dy}, {dx})"),
+        calibrated=False)),
     ("controls.tif", "controls", _tiff(
-        "control_images", lambda d: [str(t).replace("\n", " ") for t in d["control_title"].values])),
+        "control_images", lambda d: [str(t).replace("\n", " ") for t in d["control_title"].values],
+        calibrated=False)),
     ("noise_stack.tif", "save_stacks", _tiff("noise")),
     ("aligned_stack.tif", "save_stacks", _tiff("aligned")),
     ("figure.png", "figure", _experiment_png),
@@ -621,3 +634,41 @@ def write_study_outputs(ds: Any, slopes: dict, record: dict,
     """Write a study's JSON record, CSV table and two figures into ``directory``."""
     directory = Path(directory)
     return [write(ds, slopes, record, directory / name) for name, write in _STUDY_TABLE]
+
+
+# --------------------------------------------------------------------------------------------
+# einstein-from-noise check: files
+# --------------------------------------------------------------------------------------------
+def _check_png(result: Any, record: dict, path: Path) -> Path:
+    from fiji_bridge import check_figures
+
+    return save_figure(check_figures.check_figure(result), path, dpi=110)
+
+
+def _frc_csv(result: Any, record: dict, path: Path) -> Path:
+    from fiji_bridge.bias_check import frc_rows
+
+    return write_csv(path, frc_rows(result))
+
+
+#: The files of ``einstein-from-noise check``: (name, writer(result, record, path)).
+_CHECK_TABLE: tuple[tuple[str, Callable[[Any, dict, Path], Path]], ...] = (
+    ("check.json", lambda result, record, path: write_json(path, record)),
+    ("check.png", _check_png),
+    ("frc.csv", _frc_csv),
+)
+
+
+def check_files() -> list[str]:
+    """Names of the files :func:`write_check_outputs` writes."""
+    return [name for name, _ in _CHECK_TABLE]
+
+
+def write_check_outputs(result: Any, record: dict, directory: str | os.PathLike) -> list[Path]:
+    """Write a check's JSON record (``check.json``), figure (``check.png``) and ``frc.csv``.
+
+    ``result`` is :func:`fiji_bridge.bias_check.template_bias_check`'s Dataset and ``record``
+    its JSON record (:func:`fiji_bridge.check_command.check_record`).
+    """
+    directory = Path(directory)
+    return [write(result, record, directory / name) for name, write in _CHECK_TABLE]

@@ -31,6 +31,7 @@ __all__ = [
     "magnitude_rank_groups",
     "frc",
     "fit_loglog_slope",
+    "spectral_flatness",
 ]
 
 
@@ -485,3 +486,40 @@ def fit_loglog_slope(n_values: ArrayLike, y_values: ArrayLike) -> tuple[float, f
     design = np.stack([lx, np.ones_like(lx)], axis=1)
     (slope, intercept), *_ = np.linalg.lstsq(design, ly, rcond=None)
     return float(slope), float(intercept)
+
+
+def spectral_flatness(image) -> float:
+    r"""Spectral flatness (Wiener entropy) of an image's power spectrum, in ``(0, 1]``.
+
+    .. math::
+
+        \mathrm{SF} = \frac{\exp\big(\frac1M \sum_k \ln P(k)\big)}{\frac1M \sum_k P(k)},
+        \qquad P(k) = |\mathrm{fft2}(x - \bar x)(k)|^2,
+
+    the geometric over the arithmetic mean of the power over the ``M = HW - 1`` non-zero
+    frequencies of the full plane. 1 for a perfectly flat (white) spectrum, near 0 when a few
+    frequencies hold the power (a smooth image). A frequency of exactly zero power gives 0.
+
+    The correlation map of white noise with a reference ``r`` has power spectrum ``|R|^2``:
+    the flatter it is, the less correlated the map's values, the higher its maximum. This is
+    why, in multi-reference classification of pure noise, the reference with the flatter
+    spectrum takes most images (:func:`fiji_bridge.controls.class_mean_peaks`).
+
+    Parameters
+    ----------
+    image : array_like
+        ``(H, W)`` real, finite, non-constant image.
+
+    Returns
+    -------
+    float
+    """
+    x = np.asarray(checks.image_array(image, "image"), dtype=np.float64)
+    if not np.isfinite(x).all() or np.ptp(x) == 0:
+        raise ValueError("image is constant or holds NaN/inf, so its spectrum has no shape. "
+                         "Fix: pass a real, non-constant image")
+    power = np.abs(np.fft.fft2(x - x.mean())) ** 2
+    power = power.ravel()[1:]
+    if np.any(power <= 0):
+        return 0.0
+    return float(np.exp(np.mean(np.log(power))) / np.mean(power))

@@ -51,6 +51,7 @@ from fiji_bridge.align import align_to_reference
 from fiji_bridge.stacks import as_stack, normalize_images
 from fiji_bridge.engine import stream_alignment
 from fiji_bridge.metrics import pearson_cc
+from fiji_bridge.noise import noise_images
 
 __all__ = [
     "PARTICLE_FORMATS",
@@ -59,6 +60,7 @@ __all__ = [
     "compare_with_noise",
     "load_particles",
     "particles_versus_noise",
+    "read_pixel_size",
     "resample_particles",
 ]
 
@@ -351,7 +353,8 @@ def check_particles_match(
 # particles versus noise
 # --------------------------------------------------------------------------------------------
 def aligned_noise_average(
-    reference: ArrayLike, n_images: int, *, seed: int, workers: int | None = None
+    reference: ArrayLike, n_images: int, *, seed: int, workers: int | None = None,
+    max_shift: int | None = None, mask_radius: float | None = None,
 ) -> tuple[np.ndarray, float]:
     r"""Average of ``n_images`` pure-noise images aligned to the reference, and their mean peak.
 
@@ -361,6 +364,10 @@ def aligned_noise_average(
     ``n̄ = (1/N) sum_i roll(n_i, -d_i)``. This is the template-bias baseline that particles are
     compared with.
 
+    With a search space (``max_shift``, ``mask_radius``: see
+    :func:`fiji_bridge.align.align_to_reference`) the same images are aligned within it, in
+    blocks of ``_BLOCK`` images (the streaming engine searches the whole box).
+
     Returns
     -------
     average : numpy.ndarray
@@ -368,9 +375,20 @@ def aligned_noise_average(
     mean_peak : float
         Mean of the correlation peaks ``c_i[d_i]``.
     """
-    res = stream_alignment(reference, n_images, seed=seed, counts=[n_images], keep_examples=0,
-                           keep_shifts=False, workers=workers)
-    return res.aligned_means[0], res.peak_summary["mean"]
+    if max_shift is None and mask_radius is None:
+        res = stream_alignment(reference, n_images, seed=seed, counts=[n_images],
+                               keep_examples=0, keep_shifts=False, workers=workers)
+        return res.aligned_means[0], res.peak_summary["mean"]
+    ref = np.asarray(reference)
+    total = np.zeros(ref.shape, dtype=np.float64)
+    peak_sum = 0.0
+    for i0 in range(0, n_images, _BLOCK):
+        block = noise_images(seed, i0, min(i0 + _BLOCK, n_images), ref.shape)
+        res = align_to_reference(block, ref, workers=workers, max_shift=max_shift,
+                                 mask_radius=mask_radius)
+        total += res.aligned.sum(axis=0, dtype=np.float64)
+        peak_sum += float(np.sum(res.peaks, dtype=np.float64))
+    return total / n_images, peak_sum / n_images
 
 
 def particles_versus_noise(
@@ -380,11 +398,14 @@ def particles_versus_noise(
     *,
     seed: int,
     workers: int | None = None,
+    max_shift: int | None = None,
+    mask_radius: float | None = None,
 ) -> dict[str, Any]:
     """CC with the reference of an average of aligned particles and of as many aligned noise images.
 
     ``particle_average`` is the mean of the ``n_images`` aligned particles; the noise arm is
-    :func:`aligned_noise_average` of the same count. This is the ``particles_vs_noise`` record of
+    :func:`aligned_noise_average` of the same count, in the same search space (``max_shift``,
+    ``mask_radius``) as the particles. This is the ``particles_vs_noise`` record of
     the ``run`` command's results.
 
     Returns
@@ -393,7 +414,8 @@ def particles_versus_noise(
         ``n_images`` (int), ``cc_particles`` = ``CC(particle_average, r)`` and ``cc_pure_noise``
         = ``CC(n̄, r)`` (Pearson, floats), in this order.
     """
-    noise_average, _ = aligned_noise_average(reference, n_images, seed=seed, workers=workers)
+    noise_average, _ = aligned_noise_average(reference, n_images, seed=seed, workers=workers,
+                                             max_shift=max_shift, mask_radius=mask_radius)
     return {
         "n_images": int(n_images),
         "cc_particles": float(pearson_cc(particle_average, reference)),
@@ -481,3 +503,50 @@ def compare_with_noise(
         "cc_particles": float(pearson_cc(average_particles, ref)),
         "cc_noise": float(pearson_cc(average_noise, ref)),
     }
+
+
+# --------------------------------------------------------------------------------------------
+# calibration
+# --------------------------------------------------------------------------------------------
+def read_pixel_size(path) -> float | None:
+    """Pixel size in ångström of a particle file, or None where the file does not say.
+
+    * MRC/MRCS: the header's ``voxel_size.x`` (``cella.x / mx``, ångström, as mrcfile reads
+      it); None when it is 0 (unset) or when x and y differ.
+    * TIFF: ImageJ's calibration, ``1 / XResolution`` with the ImageJ unit ``A``, ``Å``,
+      ``angstrom`` (or ``nm``, times 10); None otherwise.
+
+    Raises
+    ------
+    FileNotFoundError, ValueError
+        As :func:`load_particles` for a missing, unknown or unreadable file.
+    """
+    p = Path(os.fspath(path))
+    if not p.exists():
+        raise FileNotFoundError(f"particle file {p} does not exist; check the path")
+    fmt = PARTICLE_FORMATS.get(p.suffix.lower())
+    if fmt is None:
+        raise ValueError(f"unknown particle file extension {p.suffix!r} for {p}: use an MRC "
+                         "stack (.mrc, .mrcs) or a TIFF stack (.tif, .tiff)")
+    if fmt == "mrc":
+        import mrcfile
+
+        try:
+            with mrcfile.open(p, mode="r", permissive=True, header_only=True) as mrc:
+                x, y = float(mrc.voxel_size.x), float(mrc.voxel_size.y)
+        except (ValueError, OSError, EOFError) as exc:
+            raise ValueError(f"cannot read the header of {p}: {exc}") from None
+        return x if x > 0 and np.isclose(x, y, rtol=1e-6) else None
+    import tifffile
+
+    try:
+        with tifffile.TiffFile(p) as tif:
+            unit = str((tif.imagej_metadata or {}).get("unit", ""))
+            tag = tif.pages[0].tags.get("XResolution")
+            resolution = tag.value if tag is not None else None
+    except (ValueError, OSError, EOFError) as exc:
+        raise ValueError(f"cannot read {p} as a TIFF file: {exc}") from None
+    scale = {"A": 1.0, "\u00c5": 1.0, "angstrom": 1.0, "nm": 10.0}.get(unit.strip())
+    if scale is None or resolution is None or resolution[0] <= 0 or resolution[1] <= 0:
+        return None
+    return scale * resolution[1] / resolution[0]
