@@ -183,8 +183,8 @@ def mount_point(path: str | os.PathLike) -> Path:
     return path
 
 
-def check_free_space(out: str | os.PathLike, needed_bytes: float, *, what: str = "the results"
-                     ) -> None:
+def check_free_space(out: str | os.PathLike, needed_bytes: float, *,
+                     what: str = "writing the results") -> None:
     """Raise :class:`OutputError` before any work when ``out`` cannot hold ``needed_bytes``.
 
     The message gives both sizes readably: ``"needs 1.3 MiB, 208.0 KiB free in /m"``.

@@ -335,3 +335,23 @@ def test_dask_run_equals_in_process_streaming(ij):
 def test_save_stacks_checks_disk_space(tmp_path):
     with pytest.raises(io.OutputError, match=r"needs [\d.]+ TiB, [\d.]+ [KMGT]?i?B free in /"):
         io.check_free_space(tmp_path, 1e18, what="--save-stacks")
+
+
+def test_streaming_past_kept_shifts_keeps_summaries_of_every_image(ij, monkeypatch):
+    # memory stays flat at any N: past KEPT_SHIFTS_MAX images the per-image shifts and peaks
+    # are not kept; their statistics come from the engine's histogram and peak summary
+    params = dict(size=32, counts=(100, 300), seed=3, examples=4)
+    full = experiment.einstein_from_noise(**params)  # in memory: every shift
+    monkeypatch.setattr(experiment, "IN_MEMORY_BYTES", 0)
+    monkeypatch.setattr(experiment, "KEPT_SHIFTS_MAX", 100)
+    flat = experiment.einstein_from_noise(**params)
+    assert flat.attrs["averaged_by"] == "python_running_sums"
+    assert flat.sizes["image"] == 4 and "example images only" in flat.attrs["shifts_kept"]
+    np.testing.assert_array_equal(flat["shifts"].values, full["shifts"].values[:4])
+    np.testing.assert_allclose(flat["peaks"].values, full["peaks"].values[:4], rtol=1e-5)
+    for key in ("shift_dy", "shift_dx", "peak"):
+        for stat in ("mean", "std", "min", "max"):
+            assert flat.attrs[key][stat] == pytest.approx(full.attrs[key][stat], rel=1e-4,
+                                                          abs=1e-9), (key, stat)
+    assert flat.attrs["zero_shift_fraction"] == full.attrs["zero_shift_fraction"]
+    np.testing.assert_allclose(flat["averages"].values, full["averages"].values, atol=1e-5)
