@@ -161,18 +161,29 @@ def _study_parser(parser: argparse.ArgumentParser) -> None:
     _common_options(parser, size=study.DEFAULT_SIZE, out="study")
     n_list = ",".join(map(str, study.DEFAULT_N_LIST))
     parser.add_argument("--n-list", default=n_list,
-                        help=f"comma-separated numbers of averaged images N (default {n_list})")
+                        help=f"classic: comma-separated numbers of averaged images N "
+                             f"(default {n_list})")
     parser.add_argument("--trials", type=int, default=study.DEFAULT_TRIALS,
-                        help=f"Monte Carlo trials, fresh noise each (default "
+                        help=f"classic: Monte Carlo trials, fresh noise each (default "
                              f"{study.DEFAULT_TRIALS}); trial t uses SeedSequence(seed).spawn "
                              "child t")
     parser.add_argument("--pad", default=study.DEFAULT_PAD,
-                        help="comma-separated canvas sizes for the power-spectrum experiment: "
+                        help="classic: comma-separated canvas sizes (zero-padding): "
                              "'2x' = twice the reference side, a plain number = side in pixels "
                              f"(default {study.DEFAULT_PAD})")
     parser.add_argument("--scheduler", default=None,
                         help="Dask scheduler for the engine: 'local' or an address "
                              "tcp://host:8786 (default: in-process threads)")
+    # issue 14: the five experiments; --n-list, --trials and --pad belong to 'classic'
+    from fiji_bridge.study_experiments import EXPERIMENTS
+
+    parser.add_argument("--experiments", default=",".join(EXPERIMENTS),
+                        help="comma-separated experiments to run, from classic (CC and phase "
+                             "MSE vs N per canvas; --n-list, --trials, --pad), "
+                             f"{', '.join(EXPERIMENTS)}; 'all' = every one "
+                             f"(default {','.join(EXPERIMENTS)})")
+    parser.add_argument("--quick", action="store_true",
+                        help="small N and 2 trials for the five experiments (a preview)")
     _imagej_options(parser)
 
 
@@ -199,6 +210,22 @@ def _check_parser(parser: argparse.ArgumentParser) -> None:
     _imagej_options(parser)
 
 
+def _study_experiments(text: str) -> tuple[bool, tuple[str, ...]]:
+    """``--experiments`` -> (classic selected, the selected names of the five experiments)."""
+    from fiji_bridge.study_experiments import parse_experiments
+
+    names = [part.strip() for part in str(text).split(",") if part.strip()]
+    if [n.lower() for n in names] == ["all"]:
+        return True, parse_experiments("all")
+    classic = "classic" in names
+    rest = [n for n in names if n != "classic"]
+    if not rest:
+        if not classic:
+            parse_experiments(rest)  # raises: the list is empty
+        return True, ()
+    return classic, parse_experiments(rest)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The ``einstein-from-noise`` parser with its four commands."""
     from fiji_bridge import __version__
@@ -221,11 +248,17 @@ def build_parser() -> argparse.ArgumentParser:
     _run_parser(run)
     run.set_defaults(handler=_run)
     study = commands.add_parser(
-        "study", help="Monte Carlo: CC and Fourier-phase error vs N, power-spectrum effect",
-        description="Monte Carlo study of the Einstein-from-noise bias: CC with the reference "
-                    "and Fourier-phase MSE (per magnitude group) versus N over several trials, "
-                    "and the effect of zero-padding the reference into larger canvases. Writes "
-                    "study.json, study.csv, study_cc.png, study_phase.png.")
+        "study", help="Monte Carlo: true signal vs template bias, soft alignment, filtered "
+                      "references, spectrum shape, convergence against theory",
+        description="Monte Carlo study of the Einstein-from-noise bias, over independent trials "
+                    "with standard errors: snr_sweep (a true image at amplitude s plus noise), "
+                    "soft_alignment (Sigworth's weights), lowpass (filtered templates), "
+                    "spectrum_shape (same phases, prescribed spectra: CC and fitted CC_inf), "
+                    "convergence (phase MSE vs N and |R_k| against Balanov, Huleihel & "
+                    "Bendory); 'classic' adds CC and phase MSE vs N per canvas (--n-list, "
+                    "--trials, --pad). Writes study.json (one block per experiment) and "
+                    "study_<experiment>.csv/.png (classic: study.csv, study_cc.png, "
+                    "study_phase.png).")
     _study_parser(study)
     study.set_defaults(handler=_study)
     check = commands.add_parser(
@@ -398,34 +431,76 @@ def _study(args: argparse.Namespace) -> int:
     trials = checks.integer(args.trials, "trials", minimum=1, fix="e.g. --trials 3")
     seed = checks.seed(DEFAULT_SEED if args.seed is None else args.seed)
     canvases = study.check_canvases(parse_pad(args.pad, size), (size, size))
+    classic, experiments = _study_experiments(args.experiments)
     _check_files_exist(reference=args.reference)
     _check_scheduler(args.scheduler)
-    total = trials * len(canvases) * n_list[-1]
-    pixels = sum(int(c) ** 2 for c in canvases) * trials * n_list[-1]
+    files = (io.study_files() if classic else ["study.json"]) + io.experiment_files(experiments)
+    total = trials * len(canvases) * n_list[-1] if classic else 0
+    pixels = sum(int(c) ** 2 for c in canvases) * trials * n_list[-1] if classic else 0
     seconds = pixels * 2 / (7300 * 128 * 128) / checks.default_workers()
-    with _output(args, io.study_files(), needed_bytes=_SMALL_RESULT_BYTES) as output:
-        _announce("study", f"{total:,} images", seconds, 512 * 2**20, _SMALL_RESULT_BYTES,
-                  args.out)
+    with _output(args, files, needed_bytes=_SMALL_RESULT_BYTES) as output:
+        if classic:
+            _announce("study", f"{total:,} images", seconds, 512 * 2**20, _SMALL_RESULT_BYTES,
+                      args.out)
         imagej.start(args.imagej, display=args.display)
         ref = prepare_reference(args.reference, size=size)
-        with progress(total, "study") as update:
-            t0 = time.perf_counter()
-            ds = study.run_study(ref.image, n_list=n_list, trials=trials, seed=seed,
-                                 canvases=canvases, scheduler=args.scheduler, progress=update)
-            study_s = time.perf_counter() - t0
-        slopes = study.fit_slopes(ds)
-        record = io.study_record(
-            ds, slopes, fiji_bridge_version=__version__, reference=ref.name,
-            reference_size=size, pad=args.pad, scheduler=args.scheduler or "in-process",
-            study_s=round(study_s, 3), total_s=round(time.perf_counter() - started, 3))
-        with _staged(output, "study") as folder:
-            io.write_study_outputs(ds, slopes, record, folder)
-    header = (f"Einstein-from-noise study: reference {ref.name} ({size}x{size}), canvases "
-              f"{', '.join(str(int(c)) for c in canvases)}, {trials} trial(s) per N, seed {seed}; "
-              f"{study_s:.1f} s")
-    print(study.summary_text(ds, slopes, header=header))
-    print(f"wrote {output.out}/ ({', '.join(io.study_files())})")
+        ds = slopes = None
+        study_s = 0.0
+        if classic:
+            with progress(total, "study") as update:
+                t0 = time.perf_counter()
+                ds = study.run_study(ref.image, n_list=n_list, trials=trials, seed=seed,
+                                     canvases=canvases, scheduler=args.scheduler,
+                                     progress=update)
+                study_s = time.perf_counter() - t0
+            slopes = study.fit_slopes(ds)
+        blocks, experiments_s = _run_experiments(ref.image, experiments, seed, args)
+        extra = dict(fiji_bridge_version=__version__, reference=ref.name, reference_size=size,
+                     scheduler=args.scheduler or "in-process", study_s=round(study_s, 3),
+                     experiments=(["classic"] if classic else []) + list(experiments),
+                     experiments_s=round(experiments_s, 3), quick=bool(args.quick),
+                     total_s=round(time.perf_counter() - started, 3))
+        if classic:
+            record = io.study_record(ds, slopes, pad=args.pad, **extra)
+        else:
+            record = io.plain({**extra, "seed": seed})
+        record.update(io.experiments_record(blocks))
+        with _staged(output, "study") as directory:
+            if classic:
+                io.write_study_outputs(ds, slopes, record, directory)
+            else:
+                io.write_json(directory / "study.json", record)
+            io.write_experiment_outputs(blocks, directory)
+    if classic:
+        header = (f"Einstein-from-noise study: reference {ref.name} ({size}x{size}), canvases "
+                  f"{', '.join(str(int(c)) for c in canvases)}, {trials} trial(s) per N, seed "
+                  f"{seed}; {study_s:.1f} s")
+        print(study.summary_text(ds, slopes, header=header))
+    if blocks:
+        print(f"Experiments on {ref.name} ({size}x{size}), seed {seed}, {experiments_s:.1f} s "
+              "(± = standard error over independent trials):")
+        for block in blocks.values():
+            print(f"- {block['headline']}")
+    print(f"wrote {output.out}/ ({', '.join(files)})")
     return 0
+
+
+def _run_experiments(image, experiments: tuple[str, ...], seed: int,
+                     args: argparse.Namespace) -> tuple[dict, float]:
+    """The selected experiments of issue 14, with progress; ``(blocks, seconds)``."""
+    if not experiments:
+        return {}, 0.0
+    from fiji_bridge import study_experiments
+    from fiji_bridge.progress import progress
+
+    options = study_experiments.QUICK if args.quick else None
+    total = study_experiments.planned_images(experiments, options)
+    with progress(total, "experiments") as update:
+        t0 = time.perf_counter()
+        blocks = study_experiments.run_experiments(
+            image, experiments, seed=seed, scheduler=args.scheduler, progress=update,
+            options=options)
+    return blocks, time.perf_counter() - t0
 
 
 def _check(args: argparse.Namespace) -> int:

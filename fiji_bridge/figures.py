@@ -43,7 +43,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from fiji_bridge import checks
-from fiji_bridge.study import GROUP_LABELS, GROUPS, UNIFORM_PHASE_MSE, fit_slopes, mean_sd
+from fiji_bridge.study import GROUP_LABELS, GROUPS, UNIFORM_PHASE_MSE, fit_slopes, mean_se
 
 if TYPE_CHECKING:  # annotations only
     import xarray as xr
@@ -483,7 +483,7 @@ def _error_bars(sd: np.ndarray) -> np.ndarray | None:
 
 
 def study_cc_figure(ds: xr.Dataset):
-    """CC vs N (log x), one line per canvas with trial-sd error bars; a matplotlib Figure.
+    """CC vs N (log x), one line per canvas with standard-error bars (over trials); a matplotlib Figure.
 
     Solid: ``cc`` (reference's pixels); dashed: ``cc_canvas`` for padded canvases; grey dotted:
     the unaligned control on the first canvas.
@@ -491,9 +491,9 @@ def study_cc_figure(ds: xr.Dataset):
     fig = _new_figure((6.4, 4.4))
     ax = fig.add_subplot()
     n = ds["n"].values
-    cc, cc_sd = mean_sd(ds, "cc")
-    cv, cv_sd = mean_sd(ds, "cc_canvas")
-    cu, cu_sd = mean_sd(ds, "cc_unaligned")
+    cc, cc_sd = mean_se(ds, "cc")  # error bars: standard errors over trials
+    cv, cv_sd = mean_se(ds, "cc_canvas")
+    cu, cu_sd = mean_se(ds, "cc_unaligned")
     ref_side = max(ds.attrs.get("reference_shape", [int(ds["canvas"].values[0])]))
     for i, side in enumerate(ds["canvas"].values):
         factor = float(ds["pad_factor"].values[i])
@@ -508,7 +508,7 @@ def study_cc_figure(ds: xr.Dataset):
     ax.set_xscale("log")
     ax.set_xlabel("N (noise images averaged)")
     ax.set_ylabel("Pearson CC with the reference")
-    ax.set_title(f"Einstein from noise: CC vs N ({ds.sizes['trial']} trials, mean ± sd)")
+    ax.set_title(f"Einstein from noise: CC vs N ({ds.sizes['trial']} trials, mean ± se)")
     ax.axhline(0, color="0.8", linewidth=0.8)
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize="small")
@@ -528,7 +528,7 @@ def study_phase_figure(ds: xr.Dataset, slopes: dict | None = None):
     n = ds["n"].values.astype(np.float64)
     for i, (ax, side) in enumerate(zip(axes, sides)):
         for g, _, var in GROUPS:
-            mean, sd = mean_sd(ds, var)
+            mean, sd = mean_se(ds, var)
             m, s = mean[i], sd[i]
             fit = slopes[int(side)][g]
             label = f"{GROUP_LABELS[g]} ({fit['n_components']} comp.)"
@@ -542,7 +542,7 @@ def study_phase_figure(ds: xr.Dataset, slopes: dict | None = None):
             if math.isfinite(fit["slope"]):
                 ax.plot(n, 10 ** fit["intercept"] * n ** fit["slope"], linestyle=":",
                         color=line[0].get_color())
-        top_mean = mean_sd(ds, GROUPS[0][2])[0][i]
+        top_mean = mean_se(ds, GROUPS[0][2])[0][i]
         if np.all(top_mean > 0) and len(n) > 1:
             n0 = math.sqrt(n[0] * n[-1])
             y0 = math.exp(np.interp(math.log(n0), np.log(n), np.log(top_mean)))
@@ -556,5 +556,5 @@ def study_phase_figure(ds: xr.Dataset, slopes: dict | None = None):
         ax.set_title(f"canvas {side}² ({float(ds['pad_factor'].values[i]):g}× reference)")
         ax.grid(True, which="both", alpha=0.3)
         ax.legend(fontsize="small")
-    fig.suptitle("Phase MSE vs N per magnitude group (trial mean ± sd)")
+    fig.suptitle("Phase MSE vs N per magnitude group (trial mean ± standard error)")
     return fig

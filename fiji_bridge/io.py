@@ -30,7 +30,8 @@ __all__ = ["STAGING_PREFIX", "OutputError", "atomic_file", "check_files", "check
            "estimate_run_bytes", "mount_point", "output_directory", "plain",
            "read_imagej_tiff", "results_summary", "run_files", "save_figure", "study_files",
            "study_record", "summary_rows", "write_csv", "write_imagej_tiff", "write_json",
-           "write_check_outputs", "write_run_outputs", "write_study_outputs"]
+           "write_check_outputs", "write_run_outputs", "write_study_outputs",
+           "experiment_files", "experiments_record", "write_experiment_outputs"]
 
 
 class OutputError(RuntimeError):
@@ -544,14 +545,15 @@ def write_run_outputs(data: Any, directory: str | os.PathLike, *, save_stacks: b
 # einstein-from-noise study: table, record, files
 # --------------------------------------------------------------------------------------------
 def summary_rows(ds: Any, slopes: dict) -> list[dict[str, Any]]:
-    """One row per (canvas, N): trial mean and sd of every metric, and the canvas's slopes.
+    """One row per (canvas, N): trial mean, sd and standard error of every metric, and the canvas's slopes.
 
     ``ds`` is :func:`fiji_bridge.study.run_study`'s Dataset, ``slopes`` its
     :func:`fiji_bridge.study.fit_slopes`.
     """
-    from fiji_bridge.study import GROUPS, TABLE_VARIABLES, mean_sd
+    from fiji_bridge.study import GROUPS, TABLE_VARIABLES, mean_sd, mean_se
 
     stats = {var: mean_sd(ds, var) for var in TABLE_VARIABLES}
+    errors = {var: mean_se(ds, var)[1] for var in TABLE_VARIABLES}
     rows = []
     for i, side in enumerate(ds["canvas"].values):
         for j, n in enumerate(ds["n"].values):
@@ -564,9 +566,11 @@ def summary_rows(ds: Any, slopes: dict) -> list[dict[str, Any]]:
             for var in TABLE_VARIABLES:
                 row[f"{var}_mean"] = float(stats[var][0][i, j])
                 row[f"{var}_sd"] = float(stats[var][1][i, j])
+                row[f"{var}_se"] = float(errors[var][i, j])
             for g, _, _ in GROUPS:
                 fit = slopes[int(side)][g]
                 row[f"slope_{g}"] = fit["slope"]
+                row[f"slope_{g}_se"] = fit["slope_se"]
                 row[f"intercept_{g}"] = fit["intercept"]
             rows.append(row)
     return rows
@@ -672,3 +676,35 @@ def write_check_outputs(result: Any, record: dict, directory: str | os.PathLike)
     """
     directory = Path(directory)
     return [write(result, record, directory / name) for name, write in _CHECK_TABLE]
+
+
+# --------------------------------------------------------------------------------------------
+# the study's five experiments (blocks of fiji_bridge.study_experiments), issue 14
+# --------------------------------------------------------------------------------------------
+#: Keys of a block that are not written to study.json (the CSV has the rows; images are big).
+_BLOCK_SKIP = ("rows", "truth_image")
+
+
+def experiment_files(experiments: Any) -> list[str]:
+    """Files of the selected experiments: ``study_<name>.csv`` and ``study_<name>.png`` each."""
+    return [f"study_{name}{ext}" for name in experiments for ext in (".csv", ".png")]
+
+
+def experiments_record(blocks: dict[str, dict]) -> dict[str, Any]:
+    """``{name: block}`` made JSON-safe (:func:`plain`), without the CSV rows and images."""
+    return plain({name: {k: v for k, v in block.items() if k not in _BLOCK_SKIP}
+                  for name, block in blocks.items()})
+
+
+def write_experiment_outputs(blocks: dict[str, dict],
+                             directory: str | os.PathLike) -> list[Path]:
+    """Write ``study_<name>.csv`` (the block's rows) and ``study_<name>.png`` of each block."""
+    from fiji_bridge import study_figures
+
+    directory = Path(directory)
+    written = []
+    for name, block in blocks.items():
+        written.append(write_csv(directory / f"study_{name}.csv", block["rows"]))
+        written.append(save_figure(study_figures.experiment_figure(block),
+                                   directory / f"study_{name}.png"))
+    return written

@@ -35,8 +35,13 @@ A canvas of side ``L >= max(H, W)``: the reference, normalised to mean 0 and sta
 over its own pixels, is zero-padded into an ``L x L`` canvas (placed at offset
 ``((L - H) // 2, (L - W) // 2)``) and the canvas is normalised again to mean 0, standard
 deviation 1 (population, ``ddof=0``). The noise images then have the canvas size. A 1x canvas is
-the reference itself. The issue's claim: the same reference zero-padded into a larger canvas
-(flatter power spectrum) gives a higher CC with the reference (``cc``).
+the reference itself. Padding raises ``cc`` (the reference's window), but not because it
+flattens the power spectrum: the spectral flatness is unchanged (0.0330 unpadded, 0.0328 in a
+2x canvas at 64²). The cause is the number of candidate shifts: a 2x canvas offers 4x as many,
+so the correlation maximum is higher (extreme-value statistics), each aligned image carries
+more of the template, and both the limit CC∞ and the rate rise. Restricting the padded search
+to as many shifts as the unpadded box brings CC∞ back to the unpadded value
+(``bench/padding_cause.py``; README "Reading the numbers").
 
 Seeds
 -----
@@ -45,9 +50,18 @@ Trial ``t`` (0-based) uses the noise seed::
     trial_seed(seed, t) = int(numpy.random.SeedSequence(seed, spawn_key=(t,)).generate_state(1, numpy.uint32)[0])
 
 i.e. the first 32-bit word of the ``t``-th child of ``numpy.random.SeedSequence(seed).spawn``:
-fresh, independent noise per trial, reproducible from ``(seed, t)``. Within a trial every canvas
-uses the same trial seed (the images differ anyway, since their sizes differ). The engine is
-bit-reproducible, so the same arguments give an identical Dataset whatever the scheduler.
+fresh, independent noise per trial, reproducible from ``(seed, t)``. The first canvas of a trial
+uses ``trial_seed(seed, t)``; canvas ``i >= 1`` uses its own stream
+``canvas_seed(seed, t, i)`` (spawn key ``(t, i)``), so the canvases of a trial are independent
+too (with one seed, a 2x canvas would draw the 1x canvas's numbers as its first rows). The
+engine is bit-reproducible, so the same arguments give an identical Dataset whatever the
+scheduler.
+
+Uncertainties
+-------------
+Every ``±`` is a standard error over the independent trials (``sd / sqrt(trials)``); a slope's
+is the delete-one jackknife over trials (:func:`fiji_bridge.uncertainty.loglog_slope`), since
+the N of one trial are nested prefixes of one stream and their errors are correlated.
 """
 
 from __future__ import annotations
@@ -59,7 +73,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from fiji_bridge import checks, metrics
+from fiji_bridge import checks, metrics, uncertainty
 from fiji_bridge.engine import stream_alignment
 from fiji_bridge.scheduler import check_scheduler_spec
 
@@ -76,9 +90,11 @@ __all__ = [
     "TABLE_VARIABLES",
     "UNIFORM_PHASE_MSE",
     "canvas_reference",
+    "canvas_seed",
     "check_canvases",
     "fit_slopes",
     "mean_sd",
+    "mean_se",
     "run_study",
     "summary_text",
     "trial_seed",
@@ -89,7 +105,7 @@ __all__ = [
 # images after ImageJ's 2 s start). The N list spans 2.5 decades because the strongest
 # components only reach the 1/N regime from N ~ 300 (at N = 100 their local slope is about
 # -0.75); over 100..30000 the strongest-1 % slope (1x canvas) is -1.01 ± 0.03 (mean ± sd over 8
-# master seeds, 3 trials each), and 5 trials keep the trial-sd error bars meaningful.
+# master seeds, 3 trials each), error bars are standard errors over trials.
 #: Default numbers of averaged images (one engine pass per trial and canvas gives them all).
 DEFAULT_N_LIST = (100, 300, 1000, 3000, 10000, 30000)
 #: Default number of Monte Carlo trials.
@@ -163,6 +179,18 @@ def check_canvases(canvases: Any, shape: tuple[int, int]) -> np.ndarray:
 def trial_seed(seed: int, trial: int) -> int:
     """Noise seed of trial ``trial``: the first uint32 word of ``SeedSequence(seed).spawn(...)[trial]``."""
     seq = np.random.SeedSequence(checks.seed(seed), spawn_key=(int(trial),))
+    return int(seq.generate_state(1, np.uint32)[0])
+
+
+def canvas_seed(seed: int, trial: int, canvas: int) -> int:
+    """Noise seed of canvas number ``canvas`` (0-based) in trial ``trial``.
+
+    ``trial_seed(seed, trial)`` for the first canvas; for the others the first uint32 word of
+    ``SeedSequence(seed, spawn_key=(trial, canvas))``: an independent stream per canvas.
+    """
+    if int(canvas) == 0:
+        return trial_seed(seed, trial)
+    seq = np.random.SeedSequence(checks.seed(seed), spawn_key=(int(trial), int(canvas)))
     return int(seq.generate_state(1, np.uint32)[0])
 
 
@@ -294,7 +322,8 @@ def run_study(
                 base = done
                 callback = None if update is None else (lambda d, _tot, b=base: update(b + d))
                 res = stream_alignment(
-                    canvas.astype(np.float32), n_max, seed=tseed, counts=n_arr.tolist(),
+                    canvas.astype(np.float32), n_max, seed=canvas_seed(seed, t, i),
+                    counts=n_arr.tolist(),
                     workers=workers, scheduler=engine_scheduler, keep_examples=0,
                     keep_shifts=False, progress=callback)
                 means = res.aligned_means
@@ -338,6 +367,9 @@ def run_study(
             "trial": ("trial", np.arange(trials, dtype=np.int64)),
             "pad_factor": ("canvas", sides / max(ref.shape)),
             "trial_seed": ("trial", np.array(seeds, dtype=np.int64)),
+            "canvas_seed": (("canvas", "trial"), np.array(
+                [[canvas_seed(seed, t, i) for t in range(trials)] for i in range(len(sides))],
+                dtype=np.int64)),
             **{f"n_components_{g}": ("canvas", v) for g, v in n_components.items()},
         },
         attrs={
@@ -346,7 +378,8 @@ def run_study(
             "group_names": [g for g, _, _ in GROUPS],
             "group_fractions": [f for _, f, _ in GROUPS],
             "seed_scheme": "trial_seed(t) = SeedSequence(seed, spawn_key=(t,))"
-                           ".generate_state(1, uint32)[0]; same trial seed for every canvas",
+                           ".generate_state(1, uint32)[0] for the first canvas; canvas i >= 1: "
+                           "SeedSequence(seed, spawn_key=(t, i)), independent streams",
             "canvas_scheme": "reference normalised, zero-padded (centred) into a side x side "
                              "canvas, canvas renormalised to mean 0 sd 1",
         },
@@ -371,14 +404,16 @@ def fit_slopes(ds: xr.Dataset) -> dict:
 
     The fit (:func:`fiji_bridge.metrics.fit_loglog_slope`, least squares on log10 values) is
     made on the trial mean ``phase MSE(N)`` over all N of the study; ``slope_sd`` is the
-    standard deviation of the slopes fitted to each trial alone (NaN for one trial). NaN slopes
-    when there are fewer than two N.
+    standard deviation of the slopes fitted to each trial alone (NaN for one trial);
+    ``slope_se``, ``ci_low``, ``ci_high`` are the jackknife standard error over trials and the
+    95 % interval (:func:`fiji_bridge.uncertainty.loglog_slope`). NaN slopes when there are
+    fewer than two N.
 
     Returns
     -------
     dict
-        ``{canvas_side: {group: {"slope", "intercept", "slope_sd", "fraction", "n_components",
-        "variable"}}}`` with groups ``"top1"``, ``"top10"``, ``"all"``; phase MSE
+        ``{canvas_side: {group: {"slope", "intercept", "slope_sd", "slope_se", "ci_low",
+        "ci_high", "fraction", "n_components", "variable"}}}`` with groups ``"top1"``, ``"top10"``, ``"all"``; phase MSE
         ``≈ 10**intercept * N**slope``.
     """
     n = ds["n"].values.astype(np.float64)
@@ -390,10 +425,15 @@ def fit_slopes(ds: xr.Dataset) -> dict:
             slope, intercept = _fit(n, values.mean(axis=1))
             trial_slopes = [_fit(n, values[:, t])[0] for t in range(values.shape[1])]
             slope_sd = float(np.std(trial_slopes, ddof=1)) if len(trial_slopes) > 1 else math.nan
+            jk = uncertainty.loglog_slope(n, values.T) if math.isfinite(slope) else {
+                "se": math.nan, "ci_low": math.nan, "ci_high": math.nan}
             per_group[g] = {
                 "slope": slope,
                 "intercept": intercept,
                 "slope_sd": slope_sd,
+                "slope_se": jk["se"],
+                "ci_low": jk["ci_low"],
+                "ci_high": jk["ci_high"],
                 "fraction": f,
                 "n_components": int(ds[f"n_components_{g}"].sel(canvas=side)),
                 "variable": var,
@@ -421,10 +461,16 @@ def mean_sd(ds: xr.Dataset, var: str) -> tuple[np.ndarray, np.ndarray]:
     return mean, sd
 
 
+def mean_se(ds: xr.Dataset, var: str) -> tuple[np.ndarray, np.ndarray]:
+    """Trial mean and standard error ``sd / sqrt(trials)`` (NaN for one trial), (canvas, n)."""
+    mean, sd = mean_sd(ds, var)
+    return mean, sd / math.sqrt(ds.sizes["trial"])
+
+
 def summary_text(ds: xr.Dataset, slopes: dict | None = None, *, header: str = "") -> str:
     """A one-screen summary: table per canvas and N, slopes, and what they mean."""
     slopes = fit_slopes(ds) if slopes is None else slopes
-    stats = {var: mean_sd(ds, var) for var in TABLE_VARIABLES}
+    stats = {var: mean_se(ds, var) for var in TABLE_VARIABLES}
     lines = [header] if header else []
     lines.append("canvas      N   CC (ref pixels)   CC canvas  CC unal.   phase MSE: all"
                  "    top 10 %     top 1 %")
@@ -440,13 +486,13 @@ def summary_text(ds: xr.Dataset, slopes: dict | None = None, *, header: str = ""
                 f"{ms('cc_unaligned'):>8}   {stats['phase_mse'][0][i, j]:>14.3g}"
                 f"  {stats['phase_mse_top10'][0][i, j]:>10.3g}  {stats['phase_mse_top1'][0][i, j]:>10.3g}")
     lines.append("")
-    lines.append("log-log slope of phase MSE vs N (trial mean; ± sd of per-trial fits); "
-                 "theory for white Gaussian noise: -1")
+    lines.append("(± = standard error over trials.) log-log slope of phase MSE vs N (trial "
+                 "mean; ± jackknife standard error over trials); theory for white noise: -1")
     for side, groups in slopes.items():
         parts = []
         for g, _, _ in GROUPS:
             fit = groups[g]
-            sd = "" if not math.isfinite(fit["slope_sd"]) else f" ± {fit['slope_sd']:.2f}"
+            sd = "" if not math.isfinite(fit["slope_se"]) else f" ± {fit['slope_se']:.2f}"
             parts.append(f"{GROUP_LABELS[g]}: {fit['slope']:.2f}{sd}")
         lines.append(f"  canvas {side:>4}:  " + ";  ".join(parts))
     first = next(iter(slopes.values()))
@@ -467,5 +513,7 @@ def summary_text(ds: xr.Dataset, slopes: dict | None = None, *, header: str = ""
             f"N={int(ds['n'].values[-1])}: " + ", ".join(
                 f"{int(s)}² {c:.3f}" for s, c in zip(sides, cc))
             + " (CC over the whole canvas: " + ", ".join(
-                f"{c:.3f}" for c in stats["cc_canvas"][0][:, -1]) + ").")
+                f"{c:.3f}" for c in stats["cc_canvas"][0][:, -1]) + "). Not a flatter spectrum "
+              "(padding leaves the spectral flatness unchanged): a larger canvas offers more "
+              "candidate shifts, so the correlation maximum is higher (bench/padding_cause.py).")
     return "\n".join(lines)

@@ -232,7 +232,7 @@ def test_main_refuses_existing_files_before_work(tmp_path, capsys):
     out = tmp_path / "out"
     out.mkdir()
     (out / "study.csv").write_text("keep me")
-    assert _run_main(["--out", str(out), "--n-list", "10"]) == 2
+    assert _run_main(["--out", str(out), "--n-list", "10", "--experiments", "classic"]) == 2
     assert "--force" in capsys.readouterr().err
     assert (out / "study.csv").read_text() == "keep me"
     assert sorted(p.name for p in out.iterdir()) == ["study.csv"]
@@ -242,7 +242,7 @@ def test_main_refuses_existing_files_before_work(tmp_path, capsys):
 def test_main_writes_the_study(ij, tmp_path, capsys):
     out = tmp_path / "study"
     argv = ["--size", "32", "--n-list", "100,400,1600", "--trials", "2", "--pad", "1x,2x",
-            "--seed", "5", "--out", str(out)]
+            "--seed", "5", "--out", str(out), "--experiments", "classic"]
     assert _run_main(argv) == 0
     assert sorted(p.name for p in out.iterdir()) == sorted(io.study_files())
     record = json.loads((out / "study.json").read_text())
@@ -280,7 +280,8 @@ def test_main_with_a_reference_file(ij, tmp_path):
     tifffile.imwrite(path, (blob(40) * 1000).astype(np.float32))
     out = tmp_path / "study"
     assert _run_main(["--reference", str(path), "--size", "16", "--n-list", "50,200",
-                      "--trials", "1", "--pad", "1x", "--out", str(out)]) == 0
+                      "--trials", "1", "--pad", "1x", "--out", str(out),
+                      "--experiments", "classic"]) == 0
     record = json.loads((out / "study.json").read_text())
     assert record["reference"] == "blob.tif" and record["canvases"] == [16]
 
