@@ -289,13 +289,12 @@ def _note(command: str, text: str) -> None:
     print(f"einstein-from-noise {command}: note: {text}", file=sys.stderr)
 
 
-def _sorted_counts(values: list[int], option: str, command: str) -> list[int]:
-    """The counts sorted without repeats, with a note when that changed what was typed."""
-    tidy = sorted(set(values))
-    if tidy != values:
-        _note(command, f"{option} {','.join(map(str, values))} taken as "
-                       f"{','.join(map(str, tidy))} (sorted, repeats dropped)")
-    return tidy
+def _note_reordered(typed: list[int], checked: Sequence[int], option: str,
+                    command: str) -> None:
+    """A note when the checked counts (sorted, without repeats) differ from what was typed."""
+    if list(checked) != list(typed):
+        _note(command, f"{option} {','.join(map(str, typed))} taken as "
+                       f"{','.join(map(str, checked))} (sorted, repeats dropped)")
 
 
 def _check_files_exist(**paths) -> None:
@@ -356,8 +355,7 @@ def _run(args: argparse.Namespace) -> int:
     from fiji_bridge import experiment, io
     from fiji_bridge.progress import progress
 
-    counts = _sorted_counts(parse_int_list(args.counts, "--counts", example=DEFAULT_COUNTS_TEXT),
-                            "--counts", "run")
+    counts = typed = parse_int_list(args.counts, "--counts", example=DEFAULT_COUNTS_TEXT)
     _check_files_exist(reference=args.reference, control_reference=args.control_reference,
                        classes=args.classes)
     particles = None
@@ -383,6 +381,8 @@ def _run(args: argparse.Namespace) -> int:
         class_references=args.classes, rotation_step=args.rotation_step,
         scheduler=args.scheduler, block_size=args.block_size, workers=args.workers,
         max_shift=args.max_shift, mask_radius=args.mask_radius, half_sets=args.half_sets)
+    if args.counts != DEFAULT_COUNTS_TEXT:
+        _note_reordered(typed, config.counts, "--counts", "run")
     names = io.run_files(examples=config.examples > 0, controls=config.controls_asked,
                          save_stacks=config.keep_stacks, netcdf=args.netcdf)
     every_name = io.run_files(examples=True, controls=True, save_stacks=True, netcdf=True)
@@ -426,8 +426,9 @@ def _study(args: argparse.Namespace) -> int:
 
     started = time.perf_counter()
     size = checks.size(args.size)
-    n_list = checks.counts(_sorted_counts(parse_int_list(args.n_list, "--n-list"), "--n-list",
-                                          "study"), name="n_list")
+    typed = parse_int_list(args.n_list, "--n-list")
+    n_list = checks.counts(typed, name="n_list")
+    _note_reordered(typed, n_list, "--n-list", "study")
     trials = checks.integer(args.trials, "trials", minimum=1, fix="e.g. --trials 3")
     seed = checks.seed(DEFAULT_SEED if args.seed is None else args.seed)
     canvases = study.check_canvases(parse_pad(args.pad, size), (size, size))

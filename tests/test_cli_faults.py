@@ -267,10 +267,14 @@ def test_progress_without_a_terminal_is_plain_lines(tmp_path):
     assert len(quiet.getvalue().splitlines()) == 3
 
 
-def test_counts_note_and_bad_size_before_java(tmp_path):
-    # --counts out of order with a repeat: a note; checked and refused before Java starts
-    command = Command("run", "--counts", "100,25,100", "--size", "0", "--out",
-                      str(tmp_path / "o"), cwd=tmp_path)
+def test_counts_note_before_java(tmp_path):
+    # --counts out of order with a repeat: a note; the run then stops before Java (an --out
+    # that is a file), so the note comes from the checks, not from the work
+    a_file = tmp_path / "a_file"
+    a_file.write_text("x")
+    command = Command("run", "--counts", "100,25,100", "--size", "16", "--out", str(a_file),
+                      cwd=tmp_path)
     assert command.finish() == 2
-    assert "note: --counts 100,25,100 taken as 25,100 (sorted, repeats dropped)" in command.stderr
-    assert "size must be >= 8, got 0" in command.stderr
+    assert command.lines[0] == ("einstein-from-noise run: note: --counts 100,25,100 taken as "
+                                "25,100 (sorted, repeats dropped)"), command.stderr
+    assert "is a file" in command.lines[1] and len(command.lines) == 2
