@@ -439,7 +439,10 @@ def _study(args: argparse.Namespace) -> int:
     total = trials * len(canvases) * n_list[-1] if classic else 0
     pixels = sum(int(c) ** 2 for c in canvases) * trials * n_list[-1] if classic else 0
     seconds = pixels * 2 / (7300 * 128 * 128) / checks.default_workers()
-    with _output(args, files, needed_bytes=_SMALL_RESULT_BYTES) as output:
+    from fiji_bridge.study_experiments import EXPERIMENTS
+
+    every_file = io.study_files() + io.experiment_files(EXPERIMENTS)  # --force replaces them all
+    with _output(args, files, replaces=every_file, needed_bytes=_SMALL_RESULT_BYTES) as output:
         if classic:
             _announce("study", f"{total:,} images", seconds, 512 * 2**20, _SMALL_RESULT_BYTES,
                       args.out)
