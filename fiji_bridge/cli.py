@@ -352,7 +352,7 @@ def _staged(output, command: str) -> Iterator:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from fiji_bridge import experiment, io
+    from fiji_bridge import checks, experiment, io
     from fiji_bridge.progress import progress
 
     counts = typed = parse_int_list(args.counts, "--counts", example=DEFAULT_COUNTS_TEXT)
@@ -392,12 +392,9 @@ def _run(args: argparse.Namespace) -> int:
                                  n_counts=len(config.counts), examples=config.examples,
                                  n_controls=n_controls)
     cost = experiment.estimate(config)
-    checks_fix = ("use fewer images (--counts), a smaller --size, or leave out --save-stacks "
-                  "and the controls")
-    from fiji_bridge import checks
-
     checks.fits_in_memory(cost.memory_bytes, f"{config.total:,} images of {config.size}x"
-                          f"{config.size}", fix=checks_fix)
+                          f"{config.size}", fix="use fewer images (--counts), a smaller --size, "
+                          "or leave out --save-stacks and the controls")
     _check_scheduler(config.scheduler)
     with _output(args, names, replaces=every_name, needed_bytes=disk) as output:
         _announce("run", f"{config.total:,} images of {config.size}x{config.size}", cost.seconds,
@@ -420,9 +417,10 @@ def _run(args: argparse.Namespace) -> int:
 
 def _study(args: argparse.Namespace) -> int:
     from fiji_bridge import __version__, checks, imagej, io, study
-    from fiji_bridge.experiment import DEFAULT_SEED
+    from fiji_bridge.experiment import DEFAULT_SEED, alignment_seconds
     from fiji_bridge.progress import progress
     from fiji_bridge.reference import prepare_reference
+    from fiji_bridge.study_experiments import EXPERIMENTS
 
     started = time.perf_counter()
     size = checks.size(args.size)
@@ -437,9 +435,8 @@ def _study(args: argparse.Namespace) -> int:
     _check_scheduler(args.scheduler)
     files = (io.study_files() if classic else ["study.json"]) + io.experiment_files(experiments)
     total = trials * len(canvases) * n_list[-1] if classic else 0
-    pixels = sum(int(c) ** 2 for c in canvases) * trials * n_list[-1] if classic else 0
-    seconds = pixels * 2 / (7300 * 128 * 128) / checks.default_workers()
-    from fiji_bridge.study_experiments import EXPERIMENTS
+    seconds = alignment_seconds(sum(int(c) ** 2 for c in canvases) * trials * n_list[-1]
+                                if classic else 0)
 
     every_file = io.study_files() + io.experiment_files(EXPERIMENTS)  # --force replaces them all
     with _output(args, files, replaces=every_file, needed_bytes=_SMALL_RESULT_BYTES) as output:

@@ -7,8 +7,9 @@ returns are useless, so a plain line is printed when the work starts, about ever
 
     aligning: 12,288/100,000 img (12 %), 7.30kimg/s, elapsed 00:01, ETA 00:12
 
-The first line comes at the start (0 done), the second with the first items done (the first
-rate), then one every ``interval`` seconds and the last at the end.  The rate and times come
+The first line comes with the first items done (the first rate; nothing is printed before, so
+an error while starting stays the only line), then one every ``interval`` seconds, and the
+last at the end.  The rate and times come
 from tqdm's own formatter (:meth:`tqdm.tqdm.format_meter`).
 """
 
@@ -52,8 +53,8 @@ def progress(total: int, desc: str, *, unit: str = "img", stream: IO | None = No
     stream : file, optional
         Where to write (default ``sys.stderr``).
     interval : float, optional
-        Seconds between plain lines (no terminal); the first line is written at once, the
-        last one at the end.
+        Seconds between plain lines (no terminal); the first line is written with the first
+        items done, the last one at the end.
     terminal : bool, optional
         Force the bar (True) or the plain lines (False); default: whether ``stream`` is a
         terminal.
@@ -90,14 +91,14 @@ def progress(total: int, desc: str, *, unit: str = "img", stream: IO | None = No
 
     def update(done: int, _total: int | None = None) -> None:
         state["done"] = done
-        if state["last"] == 0 and done > 0 or time.monotonic() - state["printed"] >= interval:
+        if done > 0 and (state["last"] is None
+                         or time.monotonic() - state["printed"] >= interval):
             line(done)
 
-    line(0)
     completed = False
     try:
         yield update
         completed = True
     finally:
-        if completed and state["done"] != state["last"]:
+        if completed and state["done"] > 0 and state["done"] != state["last"]:
             line(state["done"])

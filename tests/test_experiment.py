@@ -211,8 +211,10 @@ _RUN_AND_REPORT_JAVA = (
     (["--reference", "/no/such/image.png"], "does not exist", False),
     (["--classes", "/no/such/ref.png"], "does not exist", False),
     (["--control-reference", "/no/such/ref.png"], "does not exist", False),
-    (["--size", "128", "--counts", "40000", "--save-stacks"], "do not fit the in-memory path", False),
-    (["--size", "128", "--counts", "40000", "--rotation-step", "30"], "Particles and controls", False),
+    (["--size", "128", "--counts", "40000", "--save-stacks"], "do not fit the in-memory path",
+     False),
+    (["--size", "128", "--counts", "40000", "--rotation-step", "30"], "Particles and controls",
+     False),
     # only ImageJ can tell
     (["--reference", "NOTIMAGE"], "cannot open", True),
 ])
