@@ -181,6 +181,20 @@ def test_a_second_run_to_the_same_out_fails_at_once(tmp_path):
     assert not out.exists()
 
 
+def test_ctrl_c_with_a_local_dask_cluster_stops_its_workers_quietly(tmp_path):
+    # the terminal's SIGINT reaches the cluster's worker processes too (same process group);
+    # they leave it to the run, which closes the cluster: no worker traceback, nothing left
+    out = tmp_path / "results"
+    command = Command("run", "--size", "64", "--counts", "2000000", "--scheduler", "local",
+                      "--display", "headless", "--out", str(out), cwd=tmp_path)
+    command.wait_for_line(r"aligning: [1-9]", limit=180)
+    command.children |= set(_processes(lambda st: st[4] == command.pid))  # the workers
+    os.killpg(command.pid, signal.SIGINT)
+    _assert_clean_end(command, 130, f"interrupted: nothing was written to {out}", out)
+    assert "KeyboardInterrupt" not in command.stderr and "leaked" not in command.stderr
+    assert not out.exists()
+
+
 # -- output folder: --force, a mount point, a full disk ---------------------------------------
 
 def test_force_replaces_the_whole_result_set(tmp_path):
