@@ -14,6 +14,7 @@ from collections.abc import Callable
 
 from fiji_bridge import imagej
 from fiji_bridge.imagej import fiji
+from fiji_bridge.imagej.display import probe_display
 
 __all__ = ["checkup"]
 
@@ -39,6 +40,9 @@ def checkup(output: Callable[[str], None] = print, *, imagej_location: str | Non
     """Print a report on Java, ImageJ, Python packages and the display; return an exit status.
 
     ImageJ is started in this process (once), so the report says what really runs.
+
+    Never raises for what it finds: a failed start is reported with its fix in the advice
+    (the advice is "none" only when ImageJ started and nothing is missing).
 
     Returns
     -------
@@ -68,7 +72,7 @@ def checkup(output: Callable[[str], None] = print, *, imagej_location: str | Non
         source = imagej.resolve(imagej_location)
         output(f"  imagej        {source.kind} {source.location} (from {source.origin})")
         output(f"  backend       {_backend_reason(source)}")
-    except imagej.ImageJStartError as exc:
+    except Exception as exc:  # ImageJStartError, or anything else: reported, never raised
         output(f"  imagej        NOT FOUND: {exc}")
         source = None
     if source is not None and source.kind == "fiji_dir":
@@ -77,7 +81,7 @@ def checkup(output: Callable[[str], None] = print, *, imagej_location: str | Non
             output(f"  jars          {what}: {', '.join(found) or 'MISSING'}")
 
     xvfb = shutil.which("Xvfb")
-    output(f"  DISPLAY       {os.environ.get('DISPLAY') or '(not set)'}")
+    output(f"  DISPLAY       {_display_line(os.environ.get('DISPLAY', '').strip())}")
     output(f"  Xvfb          {xvfb or 'not installed'}")
     if xvfb is None and not os.environ.get("DISPLAY"):
         advice.append("apt-get install xvfb xauth   # lets plain ImageJ 1.x run menu commands "
@@ -86,7 +90,7 @@ def checkup(output: Callable[[str], None] = print, *, imagej_location: str | Non
     status = 0
     try:
         handle = imagej.start(imagej_location, display=display)
-    except (imagej.ImageJStartError, ValueError) as exc:
+    except (imagej.ImageJStartError, ValueError) as exc:  # a setup problem, with its fix
         output(f"  ImageJ start  FAILED: {exc}")
         status = 1
         text = str(exc)
@@ -97,7 +101,7 @@ def checkup(output: Callable[[str], None] = print, *, imagej_location: str | Non
         if source is None:
             advice.append("apt-get install -y --no-install-recommends default-jre-headless "
                           "libij-java xvfb xauth   # offline ImageJ 1.x")
-    except Exception as exc:  # a bug of fiji_bridge, pyimagej or scyjava: say it as it is
+    except Exception as exc:  # doctor never crashes; a bug of fiji_bridge, pyimagej or scyjava
         output(f"  ImageJ start  FAILED with an unexpected {type(exc).__name__}: {exc}")
         status = 1
         advice.append("this is not a setup problem: please report it with the lines above "
@@ -112,6 +116,10 @@ def checkup(output: Callable[[str], None] = print, *, imagej_location: str | Non
         if handle.backend == "fiji":
             output(f"  legacy layer  {'active' if handle.legacy_active else 'NOT active'} "
                    "(gateway.legacy.isActive())")
+        if handle.display_note:
+            output(f"  display note  {handle.display_note}")
+            advice.append("fix or unset DISPLAY (it points to no X server); until then a "
+                          "private display is used")
         if handle.quirks:
             output(f"  quirks        {', '.join(sorted(handle.quirks))} (measured; corrected "
                    "by fiji_bridge)")
@@ -128,3 +136,11 @@ def checkup(output: Callable[[str], None] = print, *, imagej_location: str | Non
     else:
         output("advice: none; everything needed is here.")
     return status
+
+
+def _display_line(display: str) -> str:
+    """``$DISPLAY`` and whether an X server answers there (probed without Java)."""
+    if not display:
+        return "(not set)"
+    problem = probe_display(display)
+    return f"{display} (reachable)" if problem is None else f"{display} (UNREACHABLE: {problem})"

@@ -11,18 +11,23 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import warnings
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from fiji_bridge import checks, imagej
+from fiji_bridge.imagefile import ImageFileWarning, check_image_file
 from fiji_bridge.imagej import convert
 
 __all__ = ["DEFAULT_REFERENCE", "Reference", "prepare_reference"]
 
 #: Bundled default: NASA's public-domain portrait of Eileen Collins (scikit-image "astronaut").
 DEFAULT_REFERENCE = Path(__file__).resolve().parent / "data" / "astronaut.png"
+#: Upscaling the centred square by more than this factor draws a warning (the reference is
+#: then mostly interpolation).
+MAX_UPSCALE = 2.0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -70,13 +75,26 @@ def prepare_reference(reference: str | os.PathLike | np.ndarray | Any = None, *,
     TypeError
         ``size`` is not an integer.
     FileNotFoundError, ValueError, fiji_bridge.imagej.ImageJError
-        Missing file, not an image, a stack, constant or NaN image, size too small.
+        Missing file, empty or truncated file (:func:`fiji_bridge.imagefile.check_image_file`,
+        before ImageJ starts), not an image, a stack, constant or NaN image, bad size.
+
+    Warns
+    -----
+    fiji_bridge.imagefile.ImageFileWarning
+        Several planes in one TIFF page (ImageJ uses the first), or a reference upscaled more
+        than :data:`MAX_UPSCALE` times to ``size``.
     """
     size = checks.size(size)
-    if imagej.current() is None:
-        imagej.start()
+    path = None
     if reference is None or isinstance(reference, (str, os.PathLike)):
         path = DEFAULT_REFERENCE if reference is None else Path(reference)
+        # Decoded in Python first: a truncated or empty file is one clear error here, and
+        # several planes in one page draw a warning (ImageJ would take the first silently).
+        for note in check_image_file(path, warn=False).notes:
+            warnings.warn(note, ImageFileWarning, stacklevel=2)
+    if imagej.current() is None:
+        imagej.start()
+    if path is not None:
         imp = imagej.open_image(path)
         name = path.name
     else:
@@ -92,6 +110,12 @@ def prepare_reference(reference: str | os.PathLike | np.ndarray | Any = None, *,
         )
     height, width = int(imp.getHeight()), int(imp.getWidth())
     side = min(height, width)
+    if size > MAX_UPSCALE * side:
+        warnings.warn(
+            f"The reference {name} is {width}x{height}: its centred {side}x{side} square is "
+            f"upscaled {size / side:.3g}x to {size}x{size}, so the reference is mostly "
+            "interpolation. Fix: use a larger image, or a smaller --size.",
+            ImageFileWarning, stacklevel=2)
     crop = ((width - side) // 2, (height - side) // 2, side, side)
     if (height, width) != (side, side):
         imp = imagej.crop(imp, *crop, route=route)

@@ -20,10 +20,10 @@ pytestmark = pytest.mark.subprocess
 # Runs inside the subprocess: start an Xvfb "screen", then a user thread that waits for the
 # windows, records them, screenshots the display and closes ImageJ.
 USER = r"""
-import atexit, json, sys, threading, time
-from xvfbwrapper import Xvfb
-screen = Xvfb(width=1024, height=768, colordepth=24)
-screen.start()
+import atexit, json, os, sys, threading, time
+from fiji_bridge.imagej.display import start_xvfb
+screen = start_xvfb(width=1024, height=768)  # the user's screen; dies with this process
+os.environ["DISPLAY"] = screen.display
 atexit.register(screen.stop)  # registered before Java: runs after scyjava stopped the JVM
 seen = {}
 

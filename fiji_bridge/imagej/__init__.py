@@ -8,12 +8,13 @@ One job per module:
 
 ``locate``    which ImageJ to start (pure Python): :func:`resolve`, :class:`Source`
 ``java``      finding a Java runtime (:func:`java_info`), loading Java classes
-``session``   the one ImageJ per process: :func:`start`, :func:`current`, :class:`ImageJ`, the
-              display (Xvfb), the exit guard, the quirk probe
+``session``   the one ImageJ per process: :func:`start`, :func:`current`, :func:`shutdown`,
+              :class:`ImageJ`, the display choice, the exit guard, the quirk probe
+``display``   the X display: probing ``$DISPLAY``, a private Xvfb that dies with us (no Java)
 ``fiji``      Fiji / ImageJ2 through pyimagej: the offline start, the legacy-layer check, what a
               Fiji.app lacks
 ``show``      results in ImageJ windows until ImageJ is closed: :func:`show`, :func:`show_run`
-``guard``     calls guarded against ImageJ's modal dialogs; menu commands
+``guard``     calls that cannot block: dialog watchdog, a deadline per call; menu commands
 ``pixels``    numpy <-> ImageJ processors (bulk copies)
 ``steps``     open, crop, resize, 32-bit, statistics, Math>Macro, normalise, Z Project
 ``fht``       :func:`fht_correlation`, :func:`fht_align` (ImageJ's FHT)
@@ -32,7 +33,7 @@ from fiji_bridge.imagej.fht import fht_align, fht_correlation
 from fiji_bridge.imagej.java import java_info
 from fiji_bridge.imagej.locate import ENV_IMAGEJ, Source, resolve
 from fiji_bridge.imagej.macros import MacroResult, run_macro
-from fiji_bridge.imagej.session import DISPLAY_MODES, ImageJ, current, start
+from fiji_bridge.imagej.session import DISPLAY_MODES, ImageJ, current, shutdown, start
 from fiji_bridge.imagej.show import screenshot, show, show_run, wait_until_closed
 from fiji_bridge.imagej.steps import (
     apply_math_macro,
@@ -69,6 +70,7 @@ __all__ = [
     "screenshot",
     "show",
     "show_run",
+    "shutdown",
     "start",
     "statistics",
     "wait_until_closed",

@@ -26,11 +26,14 @@ import dataclasses
 import os
 import shutil
 import socket
+import sys
+import tempfile
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
+from fiji_bridge.imagej import display as x_display
 from fiji_bridge.imagej.errors import ImageJCommandError, ImageJError, ImageJStartError
 from fiji_bridge.imagej.fiji import gateway_addon, start_fiji
 from fiji_bridge.imagej.fiji import legacy_active as fiji_legacy_active
@@ -47,7 +50,12 @@ __all__ = [
     "java_class",
     "maven_reachable",
     "require",
+    "shutdown",
     "start",
+    "stop_xvfb",
+    "when_started",
+    "xvfb_dies_with_us",
+    "xvfb_pid",
 ]
 
 #: Maven repositories pyimagej resolves endpoints from; probed before trying to download.
@@ -75,6 +83,8 @@ class ImageJ:
         The X display ImageJ uses (``$DISPLAY``), if any.
     display_origin : {"xvfb", "existing", None}
         ``"xvfb"`` when :func:`start` started an Xvfb server for ImageJ (stopped at exit).
+    display_note : str or None
+        Why ``$DISPLAY`` was not used (it could not be reached), else None.
     gateway : object or None
         The pyimagej ImageJ2 gateway (``backend == "fiji"``), else None.
     legacy_active : bool or None
@@ -94,6 +104,8 @@ class ImageJ:
     gateway: Any = dataclasses.field(default=None, repr=False, compare=False)
     quirks: frozenset = frozenset()
     legacy_active: bool | None = None
+    #: Why ``$DISPLAY`` was not used (it could not be reached), or None.
+    display_note: str | None = None
 
     @property
     def can_run_commands(self) -> bool:
@@ -137,7 +149,19 @@ class ImageJ:
 _lock = threading.RLock()
 _handle: ImageJ | None = None
 _failed_fiji_start: str | None = None  # why a Fiji start failed after the JVM had started
-_xvfb: Any = None
+_xvfb: x_display.Xvfb | None = None
+_display_before: str | None = None
+_display_note: str | None = None  # why $DISPLAY was not used, when it was unreachable
+_stopped = False  # shutdown() ran: Java cannot start again in this process
+_start_callbacks: list[Callable[[bool], None]] = []
+
+
+def when_started(callback: Callable[[bool], None]) -> None:
+    """Have :func:`start` call ``callback(headless)`` once Java and ImageJ run, before ImageJ
+    draws anything (the guard module starts its dialog watchdog this way, so this module
+    does not import it)."""
+    if callback not in _start_callbacks:
+        _start_callbacks.append(callback)
 
 
 def current() -> ImageJ | None:
@@ -154,8 +178,14 @@ def _jvm_running() -> bool:
 
 
 def choose_display(display: str, backend: str) -> tuple[bool, str | None, str | None]:
-    """Return (headless, display, origin) for the JVM, starting Xvfb when asked."""
-    global _xvfb
+    """Return (headless, display, origin) for the JVM, starting Xvfb when asked.
+
+    ``$DISPLAY`` is probed before Java touches AWT (:func:`display.probe_display`): with
+    ``display="auto"`` an unreachable one (a stale display over SSH) is replaced by a private
+    Xvfb, or headless without Xvfb, and one line on stderr says so; with
+    ``display="existing"`` it is an :class:`ImageJStartError`.
+    """
+    global _display_note
     if display not in DISPLAY_MODES:
         raise ValueError(f"display={display!r} is not one of {DISPLAY_MODES}.")
     if backend == "fiji" and display in ("auto", "headless"):
@@ -170,33 +200,48 @@ def choose_display(display: str, backend: str) -> tuple[bool, str | None, str | 
                 "display='existing' but $DISPLAY is not set. Fix: set DISPLAY, or use "
                 "display='xvfb' to start a virtual display, or display='headless'."
             )
-        return False, existing, "existing"
-    xvfb_binary = shutil.which("Xvfb")
-    if xvfb_binary is None:
+        problem = x_display.probe_display(existing)
+        if problem is None:
+            return False, existing, "existing"
+        if display == "existing":
+            raise ImageJStartError(
+                f"DISPLAY={existing} cannot be reached ({problem}). Fix: start that X server "
+                "or fix DISPLAY (e.g. reconnect with ssh -X), or use --display xvfb / auto."
+            )
+        fallback = "a private Xvfb" if shutil.which("Xvfb") else "headless"
+        _display_note = f"DISPLAY={existing} cannot be reached ({problem}); using {fallback}"
+        sys.stderr.write(f"fiji_bridge: {_display_note} instead.\n")
+    if shutil.which("Xvfb") is None:
         if display == "xvfb":
             raise ImageJStartError(
                 "display='xvfb' but the Xvfb program is not installed. Fix: apt-get install "
                 "xvfb xauth, or use display='headless' (ImageJ API only, no menu commands)."
             )
         return True, None, None  # auto: fall back to headless; the handle says so
-    from xvfbwrapper import Xvfb
+    _start_private_xvfb()
+    return False, os.environ["DISPLAY"], "xvfb"
 
-    server = Xvfb(width=1280, height=1024, colordepth=24)
+
+def _start_private_xvfb() -> None:
+    """Start Xvfb (dies with this process, see :mod:`display`) and point $DISPLAY at it."""
+    global _xvfb, _display_before
     try:
-        server.start()
+        server = x_display.start_xvfb(width=1280, height=1024, depth=24)
     except Exception as exc:
         raise ImageJStartError(
             f"Could not start Xvfb ({exc}). Fix: check that apt-get install xvfb xauth "
             "succeeded, or use display='headless'."
         ) from None
     _xvfb = server
+    _display_before = os.environ.get("DISPLAY")
+    os.environ["DISPLAY"] = server.display
     # Registered before the JVM starts, so atexit (last in, first out) stops Xvfb only after
-    # scyjava has shut the JVM down.
-    atexit.register(_stop_xvfb)
-    return False, os.environ.get("DISPLAY"), "xvfb"
+    # scyjava has shut the JVM down (Java's AWT must not lose its X server while it runs).
+    atexit.register(stop_xvfb)
 
 
-def _stop_xvfb() -> None:
+def stop_xvfb() -> None:
+    """End the private Xvfb now (idempotent); the JVM must be down or about to end."""
     global _xvfb
     server, _xvfb = _xvfb, None
     if server is not None:
@@ -204,6 +249,48 @@ def _stop_xvfb() -> None:
             server.stop()
         except Exception:  # the process is exiting: nothing useful left to report
             pass
+        if _display_before is None:
+            os.environ.pop("DISPLAY", None)
+        else:
+            os.environ["DISPLAY"] = _display_before
+
+
+def xvfb_pid() -> int | None:
+    """Process id of the private Xvfb this process started (and still runs), or None."""
+    return None if _xvfb is None else _xvfb.pid
+
+
+def xvfb_dies_with_us() -> bool:
+    """Whether the private Xvfb (if any) ends by itself when this process ends."""
+    return _xvfb is None or _xvfb.dies_with_parent
+
+
+def shutdown() -> None:
+    """Stop ImageJ and its helpers now, in a safe order; for interrupts and early exits.
+
+    Stops the dialog watchdog (:mod:`fiji_bridge.imagej.guard`), shuts the JVM down (scyjava's
+    shutdown: its callbacks, AWT windows disposed, then the JVM), then ends the private Xvfb.
+    Call it from the main thread, e.g. in a ``KeyboardInterrupt`` / SIGTERM handler before
+    exiting; it is safe to call more than once, or when ImageJ never started.  Java cannot
+    start again in this process afterwards: :func:`start` then raises
+    :class:`ImageJStartError`.
+
+    The process side of an interrupt is clean without it too: the JVM runs with ``-Xrs`` (Java
+    leaves SIGINT/SIGTERM to Python, so Ctrl-C is a ``KeyboardInterrupt``), writes any crash
+    log to the temporary folder (``-XX:ErrorFile``), and Xvfb dies with the process.
+    """
+    global _handle, _stopped
+    with _lock:
+        if _handle is not None or _jvm_running():
+            _stopped = True
+        _handle = None
+        try:
+            if _jvm_running():
+                import scyjava
+
+                scyjava.shutdown_jvm()
+        finally:
+            stop_xvfb()
 
 
 def maven_reachable(timeout: float = 3.0) -> list[str]:
@@ -283,6 +370,11 @@ def start(imagej: str | os.PathLike | None = None, *, display: str = "auto") -> 
                 f"display={display!r}. Fix: use a new Python process (e.g. a subprocess) for "
                 "the other ImageJ, or call start() with the same settings."
             )
+        if _stopped:
+            raise ImageJStartError(
+                "ImageJ was shut down in this process (fiji_bridge.imagej.shutdown()) and Java "
+                "cannot start twice in one process. Fix: use a new Python process."
+            )
         if _jvm_running() and _failed_fiji_start is not None:
             raise ImageJStartError(
                 f"An earlier start failed after Java had started ({_failed_fiji_start}); Java "
@@ -310,6 +402,8 @@ def start(imagej: str | os.PathLike | None = None, *, display: str = "auto") -> 
             _start_imagej1(source, headless)
             version = _ij1_version()
         _install_exit_guard()
+        for callback in _start_callbacks:  # e.g. the dialog watchdog of the guard module
+            callback(headless)
         if not headless and jclass("ij.IJ").getInstance() is None:
             # With a main ImageJ instance, IJ.getImage() aborts the macro instead of calling
             # System.exit(0) when no image is open; NO_SHOW keeps its window hidden.
@@ -325,6 +419,7 @@ def start(imagej: str | os.PathLike | None = None, *, display: str = "auto") -> 
             gateway=gateway,
             quirks=_zproject_quirks(),
             legacy_active=None if gateway is None else fiji_legacy_active(gateway),
+            display_note=_display_note,
         )
         return _handle
 
@@ -339,6 +434,15 @@ def _configure_scyjava(headless: bool, classpath: Sequence[str] = (), *,
     for entry in classpath:
         scyjava.config.add_classpath(entry)
     scyjava.config.add_option(f"-Djava.awt.headless={'true' if headless else 'false'}")
+    # Signals belong to Python: with -Xrs Java installs no SIGINT/SIGTERM/SIGHUP handlers, so
+    # Ctrl-C is Python's KeyboardInterrupt and SIGTERM ends the process the way Python says
+    # (Java's handlers used to run System.exit under running native code: SIGSEGV, crash
+    # files).  interrupt=False keeps JPype from routing SIGINT through Java as well.
+    scyjava.config.add_option("-Xrs")
+    scyjava.config.add_kwargs(interrupt=False)
+    # A JVM crash log goes to the temporary folder, never into the user's working directory.
+    crash_log = os.path.join(tempfile.gettempdir(), "fiji_bridge-hs_err_pid%p.log")
+    scyjava.config.add_option(f"-XX:ErrorFile={crash_log}")
 
 
 def _start_imagej1(source: Source, headless: bool) -> None:

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from fiji_bridge.imagej.errors import ImageJCommandError
+from fiji_bridge.imagej.guard import user_interaction
 from fiji_bridge.imagej.java import jclass
 from fiji_bridge.imagej.session import require
 from fiji_bridge.imagej.steps import open_image
@@ -159,16 +160,17 @@ def wait_until_closed(shown: list[Any], *, timeout: float | None = None,
     """
     handle = require()
     deadline = None if timeout is None else time.monotonic() + timeout
-    while True:
-        main = handle.IJ.getInstance()
-        main_closed = main is None or not main.isShowing()
-        windows_closed = all(imp.getWindow() is None or not imp.getWindow().isShowing()
-                             for imp in shown)
-        if main_closed or windows_closed:
-            return True
-        if deadline is not None and time.monotonic() >= deadline:
-            return False
-        time.sleep(poll)
+    with user_interaction():  # the dialogs the person opens meanwhile are theirs, not errors
+        while True:
+            main = handle.IJ.getInstance()
+            main_closed = main is None or not main.isShowing()
+            windows_closed = all(imp.getWindow() is None or not imp.getWindow().isShowing()
+                                 for imp in shown)
+            if main_closed or windows_closed:
+                return True
+            if deadline is not None and time.monotonic() >= deadline:
+                return False
+            time.sleep(poll)
 
 
 def show_run(directory: str | os.PathLike, *, wait: bool = True,

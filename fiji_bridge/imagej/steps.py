@@ -49,7 +49,8 @@ def open_image(path: str | os.PathLike) -> Any:
     FileNotFoundError
         No such file.
     ImageJError
-        ImageJ cannot read it as an image.
+        ImageJ cannot read it as an image (:class:`ImageJCommandError` with the text of
+        ImageJ's error message when it showed one).
     """
     require()
     file = Path(path)
@@ -57,7 +58,11 @@ def open_image(path: str | os.PathLike) -> Any:
         raise ImageJError(f"{file} is a folder, not an image file. Fix: pass the image's path.")
     if not file.is_file():
         raise FileNotFoundError(f"Image file {file} does not exist. Fix: check the path.")
-    imp = jclass("ij.IJ").openImage(str(file.resolve()))
+    # ImageJ's Opener reports a damaged file with IJ.error (a dialog under a display): the
+    # guard closes it and raises its text instead of waiting for a click.
+    opener = jclass("ij.IJ")
+    imp = guarded_call(f"Opening {file} with ImageJ", lambda: opener.openImage(str(file.resolve())),
+                       fix="pass an undamaged image file (TIFF, PNG, JPEG, GIF, BMP, ...)")
     if imp is None:
         raise ImageJError(
             f"ImageJ cannot open {file} as an image (supported: TIFF, PNG, JPEG, GIF, BMP, "
@@ -79,7 +84,8 @@ def convert_to_32bit(imp: Any, *, route: str = "api") -> Any:
     if route == "command":
         run_command(imp, "32-bit")
     else:
-        jclass("ij.process.ImageConverter")(imp).convertToGray32()
+        converter = jclass("ij.process.ImageConverter")(imp)
+        guarded_call("Image>Type>32-bit", converter.convertToGray32)
     return imp
 
 
@@ -263,7 +269,9 @@ def z_project_average(imp: Any, start: int = 1, stop: int | None = None, *,
         finally:
             interpreter.batchMode = was_batch
     else:
-        result = jclass("ij.plugin.ZProjector").run(source, "avg", start, stop_arg)
+        projector = jclass("ij.plugin.ZProjector")
+        result = guarded_call("Z Project (Average Intensity)",
+                              lambda: projector.run(source, "avg", start, stop_arg))
     result.setTitle(f"AVG_{imp.getTitle()}")
     return result
 
