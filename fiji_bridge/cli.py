@@ -590,11 +590,10 @@ def _on_signal(received: list[int]):
 
 def _stop_imagej() -> None:
     """Stop ImageJ, the JVM and a private Xvfb now, if this process started them."""
-    imagej = sys.modules.get("fiji_bridge.imagej")
-    stop = getattr(imagej, "shutdown", None)
-    if stop is not None:
+    imagej = sys.modules.get("fiji_bridge.imagej")  # not imported: nothing to stop
+    if imagej is not None:
         try:
-            stop()
+            imagej.shutdown()
         except Exception:  # pragma: no cover - best effort while exiting
             pass
 
