@@ -25,6 +25,7 @@ import os
 import signal
 import sys
 import time
+import warnings
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
@@ -608,6 +609,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "doctor":
         return args.handler(args)
+    def one_line_warning(message, category, filename, lineno, file=None, line=None):
+        print(f"einstein-from-noise {args.command}: warning: {message}", file=sys.stderr)
+
+    warnings.showwarning = one_line_warning  # e.g. an upscaled reference: one line, no source
     received: list[int] = []
     handler = _on_signal(received)
     for number in (signal.SIGINT, signal.SIGTERM):

@@ -201,9 +201,18 @@ def test_force_replaces_the_whole_result_set(tmp_path):
     out = tmp_path / "results"
     (tmp_path / "results").mkdir()
     (out / "notes.txt").write_text("mine")
-    first = Command("run", "--size", "16", "--counts", "10", "--save-stacks", "--out", str(out),
-                    cwd=tmp_path)
+    import imageio.v3 as iio
+    import numpy as np
+
+    tiny = tmp_path / "tiny.png"  # 6x6, upscaled 2.7x to --size 16: a one-line warning
+    iio.imwrite(tiny, (np.arange(36).reshape(6, 6) * 7).astype(np.uint8))
+    first = Command("run", "--size", "16", "--counts", "10", "--save-stacks", "--reference",
+                    str(tiny), "--out", str(out), cwd=tmp_path)
     assert first.finish() == 0, first.stderr
+    warned = [line for line in first.lines if "warning:" in line]
+    assert len(warned) == 1 and warned[0].startswith("einstein-from-noise run: warning: The "
+                                                     "reference tiny.png is 6x6"), first.stderr
+    assert "ImageFileWarning" not in first.stderr  # no source file and line, one line
     assert (out / "noise_stack.tif").exists() and (out / "noise_examples.tif").exists()
     again = Command("run", "--size", "16", "--counts", "10", "--out", str(out), cwd=tmp_path)
     assert again.finish() == 2 and "--force" in again.stderr  # never touched without --force
