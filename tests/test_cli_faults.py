@@ -301,3 +301,41 @@ def test_counts_note_before_java(tmp_path):
     assert command.lines[0] == ("einstein-from-noise run: note: --counts 100,25,100 taken as "
                                 "25,100 (sorted, repeats dropped)"), command.stderr
     assert "is a file" in command.lines[1] and len(command.lines) == 2
+
+
+# -- the output folder in process ---------------------------------------------------------------
+
+def test_a_signal_during_the_final_renames_waits_for_them(tmp_path, monkeypatch):
+    out = tmp_path / "out"
+    rename = os.replace
+
+    def rename_then_interrupt(source, target):
+        rename(source, target)
+        os.kill(os.getpid(), signal.SIGINT)  # a real Ctrl-C in the middle of the renames
+
+    with io.output_directory(out, ["a.txt", "b.txt"]) as output:
+        with pytest.raises(KeyboardInterrupt):
+            with output.staging() as folder:
+                (folder / "a.txt").write_text("a")
+                (folder / "b.txt").write_text("b")
+                monkeypatch.setattr(os, "replace", rename_then_interrupt)
+        monkeypatch.undo()
+    # the interrupt came after both renames, as one step: the whole set is there
+    assert output.committed and sorted(p.name for p in out.iterdir()) == ["a.txt", "b.txt"]
+
+
+def test_the_lock_is_held_until_the_end_and_a_new_out_goes_when_nothing_is_written(tmp_path):
+    out = tmp_path / "out"
+    with io.output_directory(out, ["a.txt"]) as first:
+        with pytest.raises(io.OutputError, match=f"another run is writing {out}"):
+            with io.output_directory(out, ["a.txt"]):
+                pass
+        assert out.is_dir()  # the first still holds it
+    assert not first.committed and not out.exists()  # created by the first, nothing written
+    (tmp_path / "keep").mkdir()
+    stale = tmp_path / "keep" / (io.STAGING_PREFIX + "killed")  # a killed run's staging folder
+    stale.mkdir()
+    with io.output_directory(tmp_path / "keep", ["a.txt"]) as output:
+        with output.staging() as folder:
+            (folder / "a.txt").write_text("a")
+    assert sorted(p.name for p in (tmp_path / "keep").iterdir()) == ["a.txt"]
