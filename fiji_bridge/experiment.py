@@ -55,9 +55,12 @@ KEPT_SHIFTS_MAX = 2**20
 _SECONDS_PER_PIXEL = 2 / (7300 * 128 * 128)
 #: The same for ImageJ's FHT loop (one thread): 1,490 images/s of 128 x 128.
 _SECONDS_PER_PIXEL_IMAGEJ = 1 / (1490 * 128 * 128)
-#: Python, numpy, xarray and the JVM with ImageJ, before any image (peak RSS of a
-#: ``--counts 25`` run was about 330 MiB; rounded up).
+#: Python, numpy, xarray and the JVM with ImageJ, before any image (peak RSS, VmHWM, of
+#: ``run --counts 25`` at 128 x 128: 295 MiB; rounded up).
 _BASELINE_BYTES = 512 * 2**20
+#: Peak memory of the in-memory path in copies of the noise stack (``run --counts 4000`` at
+#: 128 x 128, a 250 MiB stack: VmHWM 2.06 GiB, i.e. 295 MiB + 7.1 stacks; rounded up).
+_IN_MEMORY_COPIES = 8
 
 
 @dataclasses.dataclass(frozen=True)
@@ -232,9 +235,10 @@ class Estimate:
         measured by ``make bench`` on a 2-core machine (JVM start and writing not included).
     memory_bytes : int
         Peak memory of the process: a baseline (Python, xarray, the JVM) plus, on the
-        in-memory path, about five copies of the noise stack (noise, aligned, ImageJ's copy
-        for Z Project, float64 running sums), two more with controls; on the streaming path
-        the running sums and, up to :data:`KEPT_SHIFTS_MAX` images, 8 bytes per image.
+        in-memory path, eight copies of the noise stack (noise, aligned, ImageJ's copy for Z
+        Project, float64 running sums, temporaries: 7.1 measured), two more with controls; on
+        the streaming path the running sums and, up to :data:`KEPT_SHIFTS_MAX` images, 8 bytes
+        per image.
     streaming : bool
         :attr:`ExperimentConfig.streaming`.
     """
@@ -265,7 +269,7 @@ def estimate(config: ExperimentConfig) -> Estimate:
         memory = (_BASELINE_BYTES + (len(config.counts) * 2 + 8 * threads + 3 * config.examples)
                   * pixels * 8 + (8 * total if total <= KEPT_SHIFTS_MAX else 0))
     else:
-        memory = _BASELINE_BYTES + (5 + 2 * config.controls_asked) * stack
+        memory = _BASELINE_BYTES + (_IN_MEMORY_COPIES + 2 * config.controls_asked) * stack
     return Estimate(seconds=seconds, memory_bytes=int(memory), streaming=config.streaming)
 
 
