@@ -24,6 +24,7 @@ import argparse
 import os
 import signal
 import sys
+import threading
 import time
 import warnings
 from collections.abc import Iterator, Sequence
@@ -609,16 +610,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "doctor":
         return args.handler(args)
+    from fiji_bridge import imagej, io
+
     def one_line_warning(message, category, filename, lineno, file=None, line=None):
         print(f"einstein-from-noise {args.command}: warning: {message}", file=sys.stderr)
 
-    warnings.showwarning = one_line_warning  # e.g. an upscaled reference: one line, no source
     received: list[int] = []
-    handler = _on_signal(received)
-    for number in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(number, handler)
-    from fiji_bridge import imagej, io
-
+    numbers = (signal.SIGINT, signal.SIGTERM)
+    in_main_thread = threading.current_thread() is threading.main_thread()
+    previous = {number: signal.getsignal(number) for number in numbers}
+    shown = warnings.showwarning
+    warnings.showwarning = one_line_warning  # e.g. an upscaled reference: one line, no source
+    if in_main_thread:  # only there can Python handle signals
+        for number in numbers:
+            signal.signal(number, _on_signal(received))
     try:
         return args.handler(args)
     except (ValueError, FileNotFoundError, ConnectionError, imagej.ImageJError,
@@ -627,8 +632,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"einstein-from-noise {args.command}: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        for number in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(number, signal.SIG_IGN)
+        if in_main_thread:
+            for number in numbers:
+                signal.signal(number, signal.SIG_IGN)
         _stop_imagej()
         output = getattr(args, "output", None)
         if output is not None and output.committed:
@@ -637,6 +643,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             what = f"nothing was written to {args.out}"
         print(f"einstein-from-noise {args.command}: interrupted: {what}", file=sys.stderr)
         return 128 + (received[0] if received else signal.SIGINT)
+    finally:  # as they were, for a caller in this process (a test, a notebook)
+        warnings.showwarning = shown
+        if in_main_thread and not received:  # after an interrupt, the end stays uncut
+            for number, handler in previous.items():
+                signal.signal(number, handler)
 
 
 if __name__ == "__main__":  # pragma: no cover
