@@ -30,7 +30,10 @@ __all__ = [
     "counts_array",
     "default_workers",
     "fht_size",
+    "fits_in_memory",
+    "human_bytes",
     "image_array",
+    "memory_available",
     "integer",
     "is_int",
     "mask_radius",
@@ -392,3 +395,42 @@ def fht_size(height: int, width: int) -> None:
             f"ImageJ's FHT needs a square image whose side is a power of 2; got {height}x{width}. "
             "Fix: use --size 128 (or 64, 256, ...), or --engine numpy for other sizes."
         )
+
+
+def human_bytes(n: float) -> str:
+    """A size for messages: ``"1.3 MiB"``, ``"208.0 KiB"``, ``"12 B"`` (never ``"0.00 GiB"``).
+
+    The unit is the largest power of 1024 that leaves at least 1 before the point; one
+    decimal.
+    """
+    n = float(n)
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if abs(n) < 1024 or unit == "TiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def memory_available() -> int | None:
+    """Bytes of memory available to a new job (``MemAvailable`` of ``/proc/meminfo``), or None
+    where the system does not say."""
+    try:
+        with open("/proc/meminfo") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
+
+
+def fits_in_memory(needed_bytes: float, what: str, *, fix: str) -> None:
+    """ValueError when ``needed_bytes`` exceed the memory available now (:func:`memory_available`).
+
+    The message reads ``"<what> needs about 6.2 GiB of memory, 3.1 GiB available. Fix: ..."``.
+    Nothing is checked where the system does not report its available memory.
+    """
+    available = memory_available()
+    if available is not None and needed_bytes > available:
+        raise ValueError(f"{what} needs about {human_bytes(needed_bytes)} of memory, "
+                         f"{human_bytes(available)} available.{_fix(fix)}")

@@ -3,19 +3,41 @@
 All argument parsing lives here, and every argument is checked (:mod:`fiji_bridge.checks`,
 :class:`fiji_bridge.experiment.ExperimentConfig`, :func:`fiji_bridge.bias_check.check_options`)
 before Java starts. Nothing imports this module back.
+
+What every command that writes results does (one copy, :func:`_output` and :func:`main`):
+
+* bad input or an unusable machine: one line ``einstein-from-noise CMD: error: ...``, status 2;
+* the output folder is checked, its free space compared with an estimate of the bytes to be
+  written, and locked (a second run to the same ``--out`` fails at once), all before Java
+  starts; files are staged inside ``--out`` and moved into place at the end
+  (:class:`fiji_bridge.io.output_directory`);
+* progress on stderr (:func:`fiji_bridge.progress.progress`): a bar on a terminal, a plain
+  line about every 10 s otherwise;
+* SIGINT (Ctrl-C) or SIGTERM in any phase: the worker threads finish their block, ImageJ and
+  its Xvfb are stopped, staged files removed, one line ``interrupted: nothing was written to
+  OUT``, status 130 (SIGINT) or 143 (SIGTERM).
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
+import threading
 import time
-from collections.abc import Sequence
+import warnings
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 
-__all__ = ["build_parser", "main", "parse_int_list", "parse_pad"]
+__all__ = ["LONG_JOB_S", "build_parser", "main", "parse_int_list", "parse_pad"]
 
 DEFAULT_COUNTS_TEXT = "25,100,500,1000"
+#: Jobs estimated to take longer than this (seconds) print their estimate first.
+LONG_JOB_S = 30.0
+#: Disk space asked of ``study`` and ``check``: a JSON record, a CSV table and one or two PNG
+#: figures (a few hundred KiB each), with room to spare.
+_SMALL_RESULT_BYTES = 8 * 2**20
 
 
 def parse_int_list(text: str, option: str, *, example: str = "100,1000,10000") -> list[int]:
@@ -208,11 +230,15 @@ def _study_experiments(text: str) -> tuple[bool, tuple[str, ...]]:
 
 def build_parser() -> argparse.ArgumentParser:
     """The ``einstein-from-noise`` parser with its four commands."""
+    from fiji_bridge import __version__
+
     parser = argparse.ArgumentParser(
         prog="einstein-from-noise",
         description="Reproduce and measure the 'Einstein from noise' experiment with real "
                     "ImageJ/Fiji.",
     )
+    parser.add_argument("--version", action="version",
+                        version=f"%(prog)s (fiji_bridge) {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     doctor = commands.add_parser("doctor", help="report Java, ImageJ, display; advise fixes")
     _imagej_options(doctor)
@@ -261,16 +287,79 @@ def _check_scheduler(scheduler: str | None) -> None:
         dask_scheduler.check_scheduler(scheduler)
 
 
-def _progress_bar(total: int, desc: str, **options):
-    from tqdm import tqdm
+def _note(command: str, text: str) -> None:
+    print(f"einstein-from-noise {command}: note: {text}", file=sys.stderr)
 
-    return tqdm(total=total, desc=desc, file=sys.stderr, disable=None, **options)
+
+def _note_reordered(typed: list[int], checked: Sequence[int], option: str,
+                    command: str) -> None:
+    """A note when the checked counts (sorted, without repeats) differ from what was typed."""
+    if list(checked) != list(typed):
+        _note(command, f"{option} {','.join(map(str, typed))} taken as "
+                       f"{','.join(map(str, checked))} (sorted, repeats dropped)")
+
+
+def _check_files_exist(**paths) -> None:
+    """FileNotFoundError, before Java starts, for an input file that is not there."""
+    for option, values in paths.items():
+        for path in [values] if isinstance(values, (str, os.PathLike)) else values or ():
+            if not os.path.exists(path):
+                raise FileNotFoundError(
+                    f"--{option.replace('_', '-')} {path}: the file does not exist. Fix: check "
+                    "the path.")
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f} min"
+    if seconds < 2 * 86400:
+        return f"{seconds / 3600:.1f} h"
+    return f"{seconds / 86400:.1f} days"
+
+
+def _announce(command: str, what: str, seconds: float, memory: float, disk: float,
+              out) -> None:
+    """Print the estimate of a long job (over :data:`LONG_JOB_S`) before it starts."""
+    from fiji_bridge import checks, io
+
+    if seconds < LONG_JOB_S:
+        return
+    print(f"einstein-from-noise {command}: estimate for {what}: about {_duration(seconds)}, "
+          f"memory about {checks.human_bytes(memory)}, disk {checks.human_bytes(disk)} in "
+          f"{io.mount_point(out)}. Ctrl-C stops it cleanly.", file=sys.stderr)
+
+
+@contextmanager
+def _output(args: argparse.Namespace, names, *, replaces=(), needed_bytes=None
+            ) -> Iterator:
+    """The checked and locked output folder of a command (before any work); ``main`` reads
+    ``args.output`` to say what an interrupt left."""
+    from fiji_bridge import io
+
+    output = io.output_directory(args.out, names, force=args.force, replaces=replaces,
+                                 needed_bytes=needed_bytes)
+    args.output = output
+    with output:
+        yield output
+
+
+@contextmanager
+def _staged(output, command: str) -> Iterator:
+    """The write phase: say it started, then yield the staging folder."""
+    print(f"einstein-from-noise {command}: writing {output.out}/", file=sys.stderr, flush=True)
+    with output.staging() as folder:
+        yield folder
 
 
 def _run(args: argparse.Namespace) -> int:
-    from fiji_bridge import experiment, io
+    from fiji_bridge import checks, experiment, io
+    from fiji_bridge.progress import progress
 
-    counts = parse_int_list(args.counts, "--counts", example=DEFAULT_COUNTS_TEXT)
+    counts = typed = parse_int_list(args.counts, "--counts", example=DEFAULT_COUNTS_TEXT)
+    _check_files_exist(reference=args.reference, control_reference=args.control_reference,
+                       classes=args.classes)
     particles = None
     pixel_size = None
     if args.particles is not None:
@@ -294,25 +383,34 @@ def _run(args: argparse.Namespace) -> int:
         class_references=args.classes, rotation_step=args.rotation_step,
         scheduler=args.scheduler, block_size=args.block_size, workers=args.workers,
         max_shift=args.max_shift, mask_radius=args.mask_radius, half_sets=args.half_sets)
+    if args.counts != DEFAULT_COUNTS_TEXT:
+        _note_reordered(typed, config.counts, "--counts", "run")
     names = io.run_files(examples=config.examples > 0, controls=config.controls_asked,
                          save_stacks=config.keep_stacks, netcdf=args.netcdf)
-    output = io.output_directory(args.out, names, force=args.force)  # checked before work
-    if config.keep_stacks:
-        needed = 2 * config.total * config.size * config.size * 4 * 1.01 + 2**20
-        io.check_free_space(args.out, needed, what="--save-stacks (noise and aligned stacks)")
+    every_name = io.run_files(examples=True, controls=True, save_stacks=True, netcdf=True)
+    n_controls = ((config.control_reference is not None) + (config.rotation_step is not None)
+                  + (len(config.class_references) + 1 if config.class_references else 0))
+    disk = io.estimate_run_bytes(names, size=config.size, n_images=config.total,
+                                 n_counts=len(config.counts), examples=config.examples,
+                                 n_controls=n_controls)
+    cost = experiment.estimate(config)
+    checks.fits_in_memory(cost.memory_bytes, f"{config.total:,} images of {config.size}x"
+                          f"{config.size}", fix="use fewer images (--counts), a smaller --size, "
+                          "or leave out --save-stacks and the controls")
     _check_scheduler(config.scheduler)
-    with _progress_bar(config.total, "aligning", unit="img") as bar:
-        def progress(done: int, total: int) -> None:
-            bar.update(done - bar.n)
-
-        data = experiment.einstein_from_noise(args.reference, config, particles=particles,
-                                              progress=progress)
-    if pixel_size is not None:
-        data.attrs["pixel_size_angstrom"] = float(pixel_size)
-    if getattr(args, "startup_s", None) is not None:  # interpreter start, imports, parsing
-        data.attrs.setdefault("timings", {})["startup_s"] = args.startup_s
-    with output as directory:
-        io.write_run_outputs(data, directory, save_stacks=config.keep_stacks, netcdf=args.netcdf)
+    with _output(args, names, replaces=every_name, needed_bytes=disk) as output:
+        _announce("run", f"{config.total:,} images of {config.size}x{config.size}", cost.seconds,
+                  cost.memory_bytes, disk, args.out)
+        with progress(config.total, "aligning") as update:
+            data = experiment.einstein_from_noise(args.reference, config, particles=particles,
+                                                  progress=update)
+        if pixel_size is not None:
+            data.attrs["pixel_size_angstrom"] = float(pixel_size)
+        if getattr(args, "startup_s", None) is not None:  # interpreter start, imports, parsing
+            data.attrs.setdefault("timings", {})["startup_s"] = args.startup_s
+        with _staged(output, "run") as folder:
+            io.write_run_outputs(data, folder, save_stacks=config.keep_stacks,
+                                 netcdf=args.netcdf)
     _print_summary(data, output.out)
     if args.show:
         from fiji_bridge.imagej import show_run
@@ -323,52 +421,61 @@ def _run(args: argparse.Namespace) -> int:
 
 def _study(args: argparse.Namespace) -> int:
     from fiji_bridge import __version__, checks, imagej, io, study
-    from fiji_bridge.experiment import DEFAULT_SEED
+    from fiji_bridge.experiment import DEFAULT_SEED, alignment_seconds
+    from fiji_bridge.progress import progress
     from fiji_bridge.reference import prepare_reference
+    from fiji_bridge.study_experiments import EXPERIMENTS
 
     started = time.perf_counter()
     size = checks.size(args.size)
-    n_list = checks.counts(parse_int_list(args.n_list, "--n-list"), name="n_list")
+    typed = parse_int_list(args.n_list, "--n-list")
+    n_list = checks.counts(typed, name="n_list")
+    _note_reordered(typed, n_list, "--n-list", "study")
     trials = checks.integer(args.trials, "trials", minimum=1, fix="e.g. --trials 3")
     seed = checks.seed(DEFAULT_SEED if args.seed is None else args.seed)
     canvases = study.check_canvases(parse_pad(args.pad, size), (size, size))
     classic, experiments = _study_experiments(args.experiments)
+    _check_files_exist(reference=args.reference)
     _check_scheduler(args.scheduler)
     files = (io.study_files() if classic else ["study.json"]) + io.experiment_files(experiments)
-    output = io.output_directory(args.out, files, force=args.force)
+    total = trials * len(canvases) * n_list[-1] if classic else 0
+    seconds = alignment_seconds(sum(int(c) ** 2 for c in canvases) * trials * n_list[-1]
+                                if classic else 0)
 
-    imagej.start(args.imagej, display=args.display)
-    ref = prepare_reference(args.reference, size=size)
-    ds = slopes = None
-    study_s = 0.0
-    if classic:
-        with _progress_bar(trials * len(canvases) * n_list[-1], "study", unit="img",
-                           unit_scale=True) as bar:
-            def progress(done: int, _total: int) -> None:
-                bar.update(done - bar.n)
-
-            t0 = time.perf_counter()
-            ds = study.run_study(ref.image, n_list=n_list, trials=trials, seed=seed,
-                                 canvases=canvases, scheduler=args.scheduler, progress=progress)
-            study_s = time.perf_counter() - t0
-        slopes = study.fit_slopes(ds)
-    blocks, experiments_s = _run_experiments(ref.image, experiments, seed, args)
-    extra = dict(fiji_bridge_version=__version__, reference=ref.name, reference_size=size,
-                 scheduler=args.scheduler or "in-process", study_s=round(study_s, 3),
-                 experiments=(["classic"] if classic else []) + list(experiments),
-                 experiments_s=round(experiments_s, 3), quick=bool(args.quick),
-                 total_s=round(time.perf_counter() - started, 3))
-    if classic:
-        record = io.study_record(ds, slopes, pad=args.pad, **extra)
-    else:
-        record = io.plain({**extra, "seed": seed})
-    record.update(io.experiments_record(blocks))
-    with output as directory:
+    every_file = io.study_files() + io.experiment_files(EXPERIMENTS)  # --force replaces them all
+    with _output(args, files, replaces=every_file, needed_bytes=_SMALL_RESULT_BYTES) as output:
         if classic:
-            io.write_study_outputs(ds, slopes, record, directory)
+            _announce("study", f"{total:,} images", seconds, 512 * 2**20, _SMALL_RESULT_BYTES,
+                      args.out)
+        imagej.start(args.imagej, display=args.display)
+        ref = prepare_reference(args.reference, size=size)
+        ds = slopes = None
+        study_s = 0.0
+        if classic:
+            with progress(total, "study") as update:
+                t0 = time.perf_counter()
+                ds = study.run_study(ref.image, n_list=n_list, trials=trials, seed=seed,
+                                     canvases=canvases, scheduler=args.scheduler,
+                                     progress=update)
+                study_s = time.perf_counter() - t0
+            slopes = study.fit_slopes(ds)
+        blocks, experiments_s = _run_experiments(ref.image, experiments, seed, args)
+        extra = dict(fiji_bridge_version=__version__, reference=ref.name, reference_size=size,
+                     scheduler=args.scheduler or "in-process", study_s=round(study_s, 3),
+                     experiments=(["classic"] if classic else []) + list(experiments),
+                     experiments_s=round(experiments_s, 3), quick=bool(args.quick),
+                     total_s=round(time.perf_counter() - started, 3))
+        if classic:
+            record = io.study_record(ds, slopes, pad=args.pad, **extra)
         else:
-            io.write_json(directory / "study.json", record)
-        io.write_experiment_outputs(blocks, directory)
+            record = io.plain({**extra, "seed": seed})
+        record.update(io.experiments_record(blocks))
+        with _staged(output, "study") as directory:
+            if classic:
+                io.write_study_outputs(ds, slopes, record, directory)
+            else:
+                io.write_json(directory / "study.json", record)
+            io.write_experiment_outputs(blocks, directory)
     if classic:
         header = (f"Einstein-from-noise study: reference {ref.name} ({size}x{size}), canvases "
                   f"{', '.join(str(int(c)) for c in canvases)}, {trials} trial(s) per N, seed "
@@ -385,41 +492,38 @@ def _study(args: argparse.Namespace) -> int:
 
 def _run_experiments(image, experiments: tuple[str, ...], seed: int,
                      args: argparse.Namespace) -> tuple[dict, float]:
-    """The selected experiments of issue 14, with a progress bar; ``(blocks, seconds)``."""
+    """The selected experiments of issue 14, with progress; ``(blocks, seconds)``."""
     if not experiments:
         return {}, 0.0
     from fiji_bridge import study_experiments
+    from fiji_bridge.progress import progress
 
     options = study_experiments.QUICK if args.quick else None
     total = study_experiments.planned_images(experiments, options)
-    with _progress_bar(total, "experiments", unit="img", unit_scale=True) as bar:
-        def progress(done: int, _total: int) -> None:
-            bar.update(done - bar.n)
-
+    with progress(total, "experiments") as update:
         t0 = time.perf_counter()
         blocks = study_experiments.run_experiments(
-            image, experiments, seed=seed, scheduler=args.scheduler, progress=progress,
+            image, experiments, seed=seed, scheduler=args.scheduler, progress=update,
             options=options)
     return blocks, time.perf_counter() - t0
 
 
 def _check(args: argparse.Namespace) -> int:
     from fiji_bridge import bias_check, check_command, checks, io
+    from fiji_bridge.progress import progress
 
     options = bias_check.check_options(  # every option checked here, before Java starts
         draws=args.draws, seed=args.seed, alpha=args.alpha, lowpass_cutoff=args.lowpass,
         max_shift=args.max_shift, mask_radius=args.mask_radius)
     workers = None if args.workers is None else checks.workers(args.workers)
-    output = io.output_directory(args.out, io.check_files(), force=args.force)  # before work
-    with _progress_bar(options["draws"] + 3, "null draws", unit="pass") as bar:
-        def progress(done: int, _total: int) -> None:
-            bar.update(done - bar.n)
-
-        result, record = check_command.check_particles(
-            args.particles, args.reference, options, workers=workers,
-            imagej_location=args.imagej, display=args.display, progress=progress)
-    with output as directory:
-        io.write_check_outputs(result, record, directory)
+    _check_files_exist(particles=args.particles, reference=args.reference)
+    with _output(args, io.check_files(), needed_bytes=_SMALL_RESULT_BYTES) as output:
+        with progress(options["draws"] + 3, "null draws", unit="pass") as update:
+            result, record = check_command.check_particles(
+                args.particles, args.reference, options, workers=workers,
+                imagej_location=args.imagej, display=args.display, progress=update)
+        with _staged(output, "check") as folder:
+            io.write_check_outputs(result, record, folder)
     print(f"checked {record['n_particles']} particles from {args.particles} against "
           f"{record['reference_name']} prepared by ImageJ {record['imagej_version']}")
     print(check_command.summary_text(record))
@@ -490,10 +594,32 @@ def _process_age() -> float | None:
     return max(0.0, uptime - start_ticks / os.sysconf("SC_CLK_TCK"))
 
 
+def _on_signal(received: list[int]):
+    def handler(signum, frame):
+        received.append(signum)
+        # One interrupt is enough: the clean-up that follows is short and must not be cut.
+        for number in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(number, signal.SIG_IGN)
+        raise KeyboardInterrupt
+    return handler
+
+
+def _stop_imagej() -> None:
+    """Stop ImageJ, the JVM and a private Xvfb now, if this process started them."""
+    imagej = sys.modules.get("fiji_bridge.imagej")  # not imported: nothing to stop
+    if imagej is not None:
+        try:
+            imagej.shutdown()
+        except Exception:  # pragma: no cover - best effort while exiting
+            pass
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``einstein-from-noise`` with ``argv``; return the exit status.
 
     Bad input or an unusable machine: one line on stderr, status 2, nothing written.
+    SIGINT or SIGTERM: one line ``interrupted: nothing was written to OUT``, status 130 or
+    143 (128 + the signal), nothing written (see the module docstring).
     """
     args = build_parser().parse_args(argv)
     args.startup_s = _process_age()
@@ -501,6 +627,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         return args.handler(args)
     from fiji_bridge import imagej, io
 
+    def one_line_warning(message, category, filename, lineno, file=None, line=None):
+        print(f"einstein-from-noise {args.command}: warning: {message}", file=sys.stderr)
+
+    received: list[int] = []
+    numbers = (signal.SIGINT, signal.SIGTERM)
+    in_main_thread = threading.current_thread() is threading.main_thread()
+    previous = {number: signal.getsignal(number) for number in numbers}
+    shown = warnings.showwarning
+    warnings.showwarning = one_line_warning  # e.g. an upscaled reference: one line, no source
+    if in_main_thread:  # only there can Python handle signals
+        for number in numbers:
+            signal.signal(number, _on_signal(received))
     try:
         return args.handler(args)
     except (ValueError, FileNotFoundError, ConnectionError, imagej.ImageJError,
@@ -509,9 +647,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"einstein-from-noise {args.command}: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print(f"einstein-from-noise {args.command}: interrupted; nothing was written.",
-              file=sys.stderr)
-        return 130
+        if in_main_thread:
+            for number in numbers:
+                signal.signal(number, signal.SIG_IGN)
+        _stop_imagej()
+        output = getattr(args, "output", None)
+        if output is not None and output.committed:
+            what = f"the results in {output.out}/ were complete when it came"
+        else:
+            what = f"nothing was written to {args.out}"
+        print(f"einstein-from-noise {args.command}: interrupted: {what}", file=sys.stderr)
+        return 128 + (received[0] if received else signal.SIGINT)
+    finally:  # as they were, for a caller in this process (a test, a notebook)
+        warnings.showwarning = shown
+        if in_main_thread and not received:  # after an interrupt, the end stays uncut
+            for number, handler in previous.items():
+                signal.signal(number, handler)
 
 
 if __name__ == "__main__":  # pragma: no cover

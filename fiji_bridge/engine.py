@@ -467,6 +467,7 @@ def stream_alignment(
         fft_backend=backend,
         scheduler=description,
         elapsed_s=elapsed,
+        example_shifts=combiner.ex_shifts,
     )
 
 

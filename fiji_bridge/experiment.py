@@ -32,8 +32,8 @@ from fiji_bridge.imagej import convert
 from fiji_bridge.scheduler import check_scheduler_spec
 from fiji_bridge.reference import Reference, prepare_reference
 
-__all__ = ["DEFAULT_COUNTS", "DEFAULT_SEED", "ENGINES", "IN_MEMORY_BYTES", "ExperimentConfig",
-           "einstein_from_noise"]
+__all__ = ["DEFAULT_COUNTS", "DEFAULT_SEED", "ENGINES", "IN_MEMORY_BYTES", "KEPT_SHIFTS_MAX",
+           "Estimate", "ExperimentConfig", "alignment_seconds", "einstein_from_noise", "estimate"]
 
 #: The blog's counts of averaged images.
 DEFAULT_COUNTS = (25, 100, 500, 1000)
@@ -46,6 +46,21 @@ _BATCH = 250
 #: Above this many bytes of noise stack the ImageJ Z Project route is not used: the averages
 #: come from the streaming engine's running sums instead (memory stays flat).
 IN_MEMORY_BYTES = 512 * 2**20
+#: Above this many images the streaming path keeps the shift and peak of the example images
+#: only; statistics of all of them come from the engine's shift histogram and peak summary, so
+#: memory stays flat at any N (every image's shift would take 8 bytes).
+KEPT_SHIFTS_MAX = 2**20
+#: Seconds per pixel and FFT thread of the numpy alignment: 7,300 images/s of 128 x 128 on 2
+#: threads (README, "Speed and scale", ``make bench``).
+_SECONDS_PER_PIXEL = 2 / (7300 * 128 * 128)
+#: The same for ImageJ's FHT loop (one thread): 1,490 images/s of 128 x 128.
+_SECONDS_PER_PIXEL_IMAGEJ = 1 / (1490 * 128 * 128)
+#: Python, numpy, xarray and the JVM with ImageJ, before any image (peak RSS, VmHWM, of
+#: ``run --counts 25`` at 128 x 128: 295 MiB; rounded up).
+_BASELINE_BYTES = 512 * 2**20
+#: Peak memory of the in-memory path in copies of the noise stack (``run --counts 4000`` at
+#: 128 x 128, a 250 MiB stack: VmHWM 2.06 GiB, i.e. 295 MiB + 7.1 stacks; rounded up).
+_IN_MEMORY_COPIES = 8
 
 
 @dataclasses.dataclass(frozen=True)
@@ -177,11 +192,20 @@ class ExperimentConfig:
                 raise ValueError("engine='imagej' runs in this process; --scheduler needs "
                                  "--engine numpy. Fix: leave out --scheduler, or use "
                                  "--engine numpy.")
+        if self.streaming:
+            _check_streaming(self, (self.size, self.size), with_particles=False)
 
     @property
     def total(self) -> int:
         """Number of noise images: ``n_images``, or ``max(counts)`` when it is None."""
         return self.counts[-1] if self.n_images is None else self.n_images
+
+    @property
+    def streaming(self) -> bool:
+        """Whether the run takes the streaming path: Dask, or more than
+        :data:`IN_MEMORY_BYTES` of noise images (no full stacks, no ImageJ Z Project)."""
+        return (self.scheduler is not None
+                or self.total * self.size * self.size * 4 > IN_MEMORY_BYTES)
 
     @property
     def search_space(self) -> dict[str, Any] | None:
@@ -198,6 +222,55 @@ class ExperimentConfig:
 
 
 _FIELDS = tuple(f.name for f in dataclasses.fields(ExperimentConfig))
+
+
+@dataclasses.dataclass(frozen=True)
+class Estimate:
+    """What a run will take, estimated from its config before any work (:func:`estimate`).
+
+    Attributes
+    ----------
+    seconds : float
+        Alignment time: ``images x pixels x seconds per pixel / threads`` with the rates
+        measured by ``make bench`` on a 2-core machine (JVM start and writing not included).
+    memory_bytes : int
+        Peak memory of the process: a baseline (Python, xarray, the JVM) plus, on the
+        in-memory path, eight copies of the noise stack (noise, aligned, ImageJ's copy for Z
+        Project, float64 running sums, temporaries: 7.1 measured), two more with controls; on
+        the streaming path the running sums and, up to :data:`KEPT_SHIFTS_MAX` images, 8 bytes
+        per image.
+    streaming : bool
+        :attr:`ExperimentConfig.streaming`.
+    """
+
+    seconds: float
+    memory_bytes: int
+    streaming: bool
+
+
+def alignment_seconds(pixels: float, *, engine: str = "numpy", workers: int | None = None
+                      ) -> float:
+    """Estimated seconds to align images of ``pixels`` pixels in all (images x H x W), at the
+    rates ``make bench`` measured (numpy: 7,300 images/s of 128 x 128 on 2 threads, scaled by
+    the threads; ImageJ's FHT loop: 1,490 images/s, one thread)."""
+    if engine == "imagej":
+        return float(pixels * _SECONDS_PER_PIXEL_IMAGEJ)
+    return float(pixels * _SECONDS_PER_PIXEL / checks.workers(workers))
+
+
+def estimate(config: ExperimentConfig) -> Estimate:
+    """Time and memory of a run of ``config`` (see :class:`Estimate`), before any work."""
+    pixels = config.size * config.size
+    total = config.total
+    seconds = alignment_seconds(total * pixels, engine=config.engine, workers=config.workers)
+    stack = total * pixels * 4
+    if config.streaming:
+        threads = checks.workers(config.workers)
+        memory = (_BASELINE_BYTES + (len(config.counts) * 2 + 8 * threads + 3 * config.examples)
+                  * pixels * 8 + (8 * total if total <= KEPT_SHIFTS_MAX else 0))
+    else:
+        memory = _BASELINE_BYTES + (_IN_MEMORY_COPIES + 2 * config.controls_asked) * stack
+    return Estimate(seconds=seconds, memory_bytes=int(memory), streaming=config.streaming)
 
 
 def _stats(values: np.ndarray) -> dict[str, float]:
@@ -273,7 +346,7 @@ def einstein_from_noise(
     if particles is not None:
         particles = particle_io.check_particles_match(particles, shape, allow_resample=False)
     total = config.total
-    if config.scheduler is not None or total * shape[0] * shape[1] * 4 > IN_MEMORY_BYTES:
+    if config.streaming:
         _check_streaming(config, shape, particles is not None)
         return _streaming(ref, handle, config, progress, timings)
 
@@ -498,20 +571,52 @@ def _streaming(ref: Reference, handle: imagej.ImageJ, config: ExperimentConfig,
 
     started = time.perf_counter()
     total = config.total
+    keep_shifts = total <= KEPT_SHIFTS_MAX
     result = stream_engine.stream_alignment(
         ref.image, total, seed=config.seed, counts=config.counts,
         keep_examples=min(config.examples, total), progress=progress,
-        scheduler=config.scheduler, block_size=config.block_size, workers=config.workers)
+        scheduler=config.scheduler, block_size=config.block_size, workers=config.workers,
+        keep_shifts=keep_shifts)
     timings["alignment_s"] = time.perf_counter() - started
+    if keep_shifts:
+        shifts, peaks, summaries = result.shifts, result.peaks, None
+    else:  # the examples' shifts and peaks; statistics of all images from the summaries
+        shifts = result.example_shifts
+        peaks = result.example_maps.reshape(len(shifts), -1).max(axis=1)
+        summaries = _histogram_statistics(result.shift_histogram, result.peak_summary)
     data = _dataset(ref, config.counts, averages=result.aligned_means.astype(np.float32),
-                    unaligned=result.unaligned_means.astype(np.float32), shifts=result.shifts,
-                    peaks=result.peaks, noise_examples=result.example_noise,
+                    unaligned=result.unaligned_means.astype(np.float32), shifts=shifts,
+                    peaks=peaks, noise_examples=result.example_noise,
                     aligned_examples=result.example_aligned,
                     maps=align.centered(result.example_maps))
     _finish(data, ref, handle, config.seed, total, "numpy", "python_running_sums", timings, None)
+    if summaries is not None:
+        data.attrs.update(summaries)
     data.attrs["scheduler"] = result.scheduler
     data.attrs["input"] = "pure Gaussian noise"
     return data
+
+
+def _histogram_statistics(histogram: np.ndarray, peak_summary: dict) -> dict[str, Any]:
+    """``shift_dy``, ``shift_dx``, ``zero_shift_fraction`` and ``peak`` attrs of every image,
+    from the engine's shift histogram (counts at index ``d mod (H, W)``) and peak summary."""
+    h, w = histogram.shape
+    n = int(histogram.sum())
+    out: dict[str, Any] = {}
+    for name, axis, side in (("shift_dy", 1, h), ("shift_dx", 0, w)):
+        weights = histogram.sum(axis=axis).astype(np.float64)
+        index = np.arange(side)
+        signed = (index + side // 2) % side - side // 2  # as fiji_bridge.align's shifts
+        mean = float((weights * signed).sum() / n)
+        present = signed[weights > 0]
+        out[name] = {"mean": mean,
+                     "std": float(np.sqrt((weights * (signed - mean) ** 2).sum() / n)),
+                     "min": float(present.min()), "max": float(present.max())}
+    out["zero_shift_fraction"] = float(histogram[0, 0] / n)
+    out["peak"] = {key: float(peak_summary[key]) for key in ("mean", "std", "min", "max")}
+    out["shifts_kept"] = (f"shifts and peaks of the example images only (N > {KEPT_SHIFTS_MAX}); "
+                          "the shift and peak statistics cover all images")
+    return out
 
 
 def _finish(data: xr.Dataset, ref: Reference, handle: imagej.ImageJ, seed: int, total: int,

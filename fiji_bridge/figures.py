@@ -13,8 +13,9 @@ Importing this module has no side effects.
 
 Layout of :func:`experiment_figure` (one row per item; rows whose data are absent are skipped)::
 
-    row 1  reference (title: its name and size) | CC-vs-N plot | other scalar attrs (clipped)
-    row 2  the first ``n_examples`` pure-noise images                  (``noise_examples``)
+    row 1  reference (title: its name and size) | CC-vs-N plot | parameter box (N, size, seed,
+           engine, ImageJ version; with particles, their CC beside pure noise's)
+    row 2  the first ``n_examples`` pure-noise images (or particles)   (``noise_examples``)
     row 3  their cross-correlation maps with the reference, peak marked (``correlation_maps``)
     row 4  the same images cyclically shifted into alignment            (``aligned_examples``)
     row 5  the aligned average at each count, "N=<n>  CC=<cc>"          (``averages``, ``cc``)
@@ -63,8 +64,6 @@ _EXAMPLE_ROWS = (
     ("correlation_maps", "correlation", "cross-correlation\nwith reference"),
     ("aligned_examples", "aligned", "aligned\nexamples"),
 )
-# attrs already shown in the suptitle or the reference title; others go to the info panel.
-_TITLE_ATTRS = {"seed", "n_images", "engine", "imagej_version", "reference_name"}
 
 _COL_W = 2.1  # inches per image column
 _ROW_H = 2.05  # inches per row
@@ -72,7 +71,7 @@ _MIN_W = 7.6  # inches: room for the suptitle and the first row
 _SUPTITLE_H = 0.75  # inches
 _TITLE_SIZE = 9
 _LABEL_SIZE = 9
-_INFO_SIZE = 7.5
+_INFO_SIZE = 9
 
 
 # --------------------------------------------------------------------------------------------
@@ -224,30 +223,43 @@ def _wrap_suptitle(text: str, fig_w: float) -> str:
     return "\n".join(line for part in parts for line in textwrap.wrap(part, chars))
 
 
+def _particles(result) -> bool:
+    """Whether the run aligned the user's particles (``attrs["input"]``) instead of noise."""
+    return result.attrs.get("input") == "particles"
+
+
+def _n_images(result) -> int:
+    n_images = result.attrs.get("n_images")
+    return int(np.max(result["count"].values)) if n_images is None else int(n_images)
+
+
 def _suptitle(result) -> str:
-    a = result.attrs
-    n_images = a.get("n_images")
-    if n_images is None:
-        n_images = int(np.max(result["count"].values))
-    return (
-        f"Einstein from noise — {n_images} pure-noise images aligned to the reference "
-        f"(seed {_attr(a, 'seed')}, engine {_attr(a, 'engine')}, "
-        f"ImageJ {_attr(a, 'imagej_version')})"
-    )
+    what = "of your particles" if _particles(result) else "pure-noise images"
+    return (f"Einstein from noise — {_n_images(result)} {what} aligned to the reference "
+            f"{_attr(result.attrs, 'reference_name', '')}".rstrip())
 
 
-def _cc_plot(ax, counts, cc, cc_un) -> None:
+def _cc_plot(ax, counts, cc, cc_un, *, particles: bool = False,
+             versus_noise: dict | None = None) -> None:
     x = np.asarray(counts, dtype=np.float64)
-    ax.plot(x, cc, "o-", color="C0", lw=1.5, ms=4, label="aligned")
+    ax.plot(x, cc, "o-", color="C0", lw=1.5, ms=4,
+            label="your particles, aligned" if particles else "aligned")
+    if versus_noise is not None:
+        ax.plot([versus_noise["n_images"]], [versus_noise["cc_pure_noise"]], "D", color="C2",
+                ms=6, label="pure noise, same N, aligned")
     if cc_un is not None:
         ax.plot(x, cc_un, "s--", color="C3", lw=1.2, ms=3.5, label="unaligned (control)")
     ax.axhline(0.0, color="0.6", lw=0.8, zorder=0)
     if x.size > 1 and np.all(x > 0) and x.max() / x.min() >= 10:
+        from matplotlib.ticker import NullFormatter
+
         ax.set_xscale("log")
+        ax.xaxis.set_minor_formatter(NullFormatter())  # "3×10¹ 4×10¹ ..." would overlap
     elif x.size <= 8:
         ax.set_xticks(x)
         ax.set_xticklabels([str(int(v)) for v in x])
-    finite = np.concatenate([np.ravel(cc), np.ravel(cc_un) if cc_un is not None else []])
+    finite = np.concatenate([np.ravel(cc), np.ravel(cc_un) if cc_un is not None else [],
+                             [versus_noise["cc_pure_noise"]] if versus_noise else []])
     finite = finite[np.isfinite(finite)]
     lo = min(0.0, float(finite.min())) if finite.size else 0.0
     hi = max(0.1, float(finite.max())) if finite.size else 1.0
@@ -262,31 +274,17 @@ def _cc_plot(ax, counts, cc, cc_un) -> None:
     ax.set_label("cc_plot")
 
 
-def _info_text(result, max_chars: int, max_lines: int = 11) -> str:
-    """Scalar attrs not already in the titles, one ``key: value`` per line, clipped to fit."""
-    lines = []
-    for key, value in result.attrs.items():
-        if key in _TITLE_ATTRS or value is None:
-            continue
-        if isinstance(value, np.ndarray):
-            value = value.tolist() if value.size <= 4 else None
-        if isinstance(value, np.generic):
-            value = value.item()
-        if isinstance(value, (list, tuple)) and len(value) <= 4 and all(
-                isinstance(v, (str, int, float, bool, np.generic)) for v in value):
-            value = ",".join(str(v) for v in value)
-        if isinstance(value, float):
-            text = f"{value:.4g}"
-        elif isinstance(value, (str, int, bool)):
-            text = str(value)
-        else:  # dicts, long sequences, objects: see the Dataset / results.json
-            continue
-        line = f"{key}: {text}".replace("\n", " ")
-        if len(line) > max_chars:
-            line = line[:max_chars - 1] + "…"
-        lines.append(line)
-    if len(lines) > max_lines:
-        lines = lines[:max_lines - 1] + [f"(+{len(lines) - max_lines + 1} more)"]
+def _parameter_text(result) -> str:
+    """The parameter box: N, size, seed, engine, ImageJ version (the rest is in results.json);
+    with particles, their CC beside that of the same count of pure noise."""
+    a = result.attrs
+    h, w = result["reference"].shape
+    lines = [f"N       {_n_images(result)}", f"size    {h}×{w}", f"seed    {_attr(a, 'seed')}",
+             f"engine  {_attr(a, 'engine')}", f"ImageJ  {_attr(a, 'imagej_version')}"]
+    versus = a.get("particles_vs_noise")
+    if isinstance(versus, dict):
+        lines += ["", "CC with the reference:", f"particles   {versus['cc_particles']:.3f}",
+                  f"pure noise  {versus['cc_pure_noise']:.3f}"]
     return "\n".join(lines)
 
 
@@ -387,6 +385,8 @@ def experiment_figure(result, *, n_examples: int = 4):
     for var, key, row_label in _EXAMPLE_ROWS:
         if n_examples and var in result.data_vars and result[var].ndim == 3:
             stack = _stack(result[var])[:n_examples]
+            if _particles(result):
+                row_label = row_label.replace("pure-noise", "particle")
             if len(stack):
                 example_rows.append((var, key, row_label, stack))
 
@@ -409,26 +409,23 @@ def experiment_figure(result, *, n_examples: int = 4):
     top.set_label("overview")
     bottom.set_label("images")
 
-    # ---- row 1: reference | CC plot | info ---------------------------------------------------
-    plot_span = ncols - 1 if ncols < 4 else min(ncols - 2, 3)
-    info_w = (ncols - 1 - plot_span) * col_w  # inches
-    max_chars = int(info_w * 72 / (_INFO_SIZE * 0.62)) - 3  # monospace ~0.6 em per character
-    info = _info_text(result, max_chars=max_chars) if info_w else ""
-    if not info:
-        plot_span = ncols - 1
-    widths = [1.0, plot_span] + ([ncols - 1 - plot_span] if ncols - 1 - plot_span else [])
+    # ---- row 1: reference | CC plot | parameters ---------------------------------------------
+    plot_span = ncols - 2
+    widths = [1.0, plot_span, 1.0]
     gs_top = top.add_gridspec(1, len(widths), width_ratios=widths)
     ax = top.add_subplot(gs_top[0, 0])
     ref_name = _attr(result.attrs, "reference_name", "reference")
     _show(ax, ref, title=f"reference: {ref_name}\n({h}×{w}, normalised)", label="reference",
           window="minmax")
-    _cc_plot(top.add_subplot(gs_top[0, 1]), counts, cc, cc_un_plot)
-    if len(widths) == 3:
-        ax = top.add_subplot(gs_top[0, 2])
-        ax.set_axis_off()
-        ax.set_label("info")
-        ax.text(0.04, 0.98, "run parameters\n" + info, transform=ax.transAxes, va="top",
-                ha="left", fontsize=_INFO_SIZE, family="monospace", linespacing=1.35)
+    versus = result.attrs.get("particles_vs_noise")
+    _cc_plot(top.add_subplot(gs_top[0, 1]), counts, cc, cc_un_plot,
+             particles=_particles(result), versus_noise=versus if isinstance(versus, dict)
+             else None)
+    ax = top.add_subplot(gs_top[0, 2])
+    ax.set_axis_off()
+    ax.set_label("info")
+    ax.text(0.08, 0.98, _parameter_text(result), transform=ax.transAxes, va="top",
+            ha="left", fontsize=_INFO_SIZE, family="monospace", linespacing=1.35)
 
     gs = bottom.add_gridspec(nrows - 1, ncols)
     # ---- rows 2-4: examples -------------------------------------------------------------------
@@ -436,11 +433,13 @@ def experiment_figure(result, *, n_examples: int = 4):
     for var, key, row_label, stack in example_rows:
         for k, img in enumerate(stack):
             ax = bottom.add_subplot(gs[row, k])
+            # numbered from 1, as the slice labels of the TIFFs ("image 1", ...)
             if key in ("noise", "aligned"):
-                _show(ax, img, title=f"{key} #{k}", label=f"{key}:{k}")
+                name = "particle" if key == "noise" and _particles(result) else key
+                _show(ax, img, title=f"{name} #{k + 1}", label=f"{key}:{k}")
             else:
                 dy, dx = _shift_of(result, k, img)
-                _show(ax, img, title=f"#{k}  (dy, dx)=({dy}, {dx})",
+                _show(ax, img, title=f"#{k + 1}  (dy, dx)=({dy}, {dx})",
                       label=f"correlation:{k}", window="minmax")
                 if np.isfinite(img).any():
                     py, px = np.unravel_index(np.nanargmax(img), img.shape)

@@ -531,7 +531,7 @@ def stream_fourier(reference, n_images, *, seed, counts=None, block_size=None, w
         n_images=n_images, seed=seed, block_size=block_size, rng_block=SUM_BLOCK,
         fft_backend=backend,
         scheduler=description or f"in-process ({threads} thread{'s' if threads > 1 else ''})",
-        elapsed_s=elapsed,
+        elapsed_s=elapsed, example_shifts=comb.ex_shifts,
     )
 
 

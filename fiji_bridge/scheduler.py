@@ -101,7 +101,7 @@ def open_dask(
         _ensure_workers(scheduler, address, connect_timeout)
         return scheduler, [], f"dask client ({address})"
     if scheduler == "local":
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), _terminal_interrupts_ignored():
             # The scheduler's small HTTP server falls back to a free port when 8787 is taken.
             warnings.filterwarnings("ignore", message="Port .* is already in use", category=UserWarning)
             cluster = distributed.LocalCluster(
@@ -151,6 +151,28 @@ def dask_client(
                 close()
             except Exception:  # pragma: no cover - best effort shutdown
                 pass
+
+
+@contextlib.contextmanager
+def _terminal_interrupts_ignored():
+    """Start child processes with SIGINT ignored (main thread only).
+
+    A terminal's Ctrl-C goes to the whole foreground process group, the local cluster's worker
+    processes included; they would die mid-task with tracebacks of their own.  Started with
+    SIGINT ignored (Python keeps an ignored SIGINT), they leave the interrupt to this process,
+    which closes the cluster in order.
+    """
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _ensure_workers(client: Any, address: Any, timeout: float) -> None:

@@ -53,6 +53,8 @@ class StreamResult:
         Where it ran: ``"in-process (N threads)"``, ``"local"`` or the scheduler address.
     elapsed_s : float
         Wall-clock seconds of the streaming (not counting starting or stopping a cluster).
+    example_shifts : numpy.ndarray or None
+        int64 ``(k, 2)`` shifts of the example images (kept whatever ``keep_shifts``).
     """
 
     counts: np.ndarray
@@ -72,6 +74,7 @@ class StreamResult:
     fft_backend: str = "scipy"
     scheduler: str = "in-process"
     elapsed_s: float = field(default=0.0)
+    example_shifts: np.ndarray | None = None
 
 
 class PeakRecord:

@@ -174,3 +174,18 @@ def test_image_array():
             checks.image_array(bad, "x", stack=True)
     with pytest.raises(TypeError, match="real numbers"):
         checks.image_array(np.zeros((2, 2), complex), "x")
+
+
+def test_human_bytes_is_readable_at_every_scale():
+    assert [checks.human_bytes(n) for n in (12, 208556, 1.3 * 2**20, 5 * 2**30, 3 * 2**40)] == [
+        "12 B", "203.7 KiB", "1.3 MiB", "5.0 GiB", "3.0 TiB"]
+
+
+def test_fits_in_memory_reads_memavailable_and_refuses_with_both_sizes():
+    available = checks.memory_available()
+    if available is None:
+        pytest.skip("this system does not report MemAvailable in /proc/meminfo")
+    checks.fits_in_memory(available // 2, "half of it", fix="nothing")
+    with pytest.raises(ValueError, match=r"twice it needs about [\d.]+ [KMGT]iB of memory, "
+                                         r"[\d.]+ [KMGT]iB available\. Fix: use fewer images\."):
+        checks.fits_in_memory(2 * available, "twice it", fix="use fewer images")

@@ -212,10 +212,17 @@ _RUN_AND_REPORT_JAVA = (
     (["--scheduler", "threads"], "scheduler must be", False),
     (["--block-size", "0"], "block_size must be >= 1, got 0", False),
     (["--workers", "-1"], "workers must be >= 1, got -1", False),
+    (["--size", "0"], "size must be >= 8, got 0", False),
+    (["--seed", "-1"], "seed must be >= 0, got -1", False),
+    (["--reference", "/no/such/image.png"], "does not exist", False),
+    (["--classes", "/no/such/ref.png"], "does not exist", False),
+    (["--control-reference", "/no/such/ref.png"], "does not exist", False),
+    (["--size", "128", "--counts", "40000", "--save-stacks"], "do not fit the in-memory path",
+     False),
+    (["--size", "128", "--counts", "40000", "--rotation-step", "30"], "Particles and controls",
+     False),
     # only ImageJ can tell
-    (["--reference", "/no/such/image.png"], "does not exist", True),
     (["--reference", "NOTIMAGE"], "cannot open", True),
-    (["--classes", "/no/such/ref.png"], "does not exist", True),
 ])
 def test_run_bad_input_is_one_line_and_writes_nothing(tmp_path, args, message, java):
     if "NOTIMAGE" in args:
@@ -254,7 +261,7 @@ def test_run_refuses_to_overwrite_and_output_is_a_file(tmp_path):
 def test_output_directory_leaves_nothing_on_failure(tmp_path):
     out = tmp_path / "out"
     with pytest.raises(RuntimeError):
-        with io.output_directory(out, ["a.txt"]) as directory:
+        with io.output_directory(out, ["a.txt"]) as output, output.staging() as directory:
             (directory / "a.txt").write_text("half")
             raise RuntimeError("interrupted")
     assert list(tmp_path.iterdir()) == []
@@ -334,5 +341,25 @@ def test_dask_run_equals_in_process_streaming(ij):
 
 
 def test_save_stacks_checks_disk_space(tmp_path):
-    with pytest.raises(io.OutputError, match="GiB free"):
+    with pytest.raises(io.OutputError, match=r"needs [\d.]+ TiB, [\d.]+ [KMGT]?i?B free in /"):
         io.check_free_space(tmp_path, 1e18, what="--save-stacks")
+
+
+def test_streaming_past_kept_shifts_keeps_summaries_of_every_image(ij, monkeypatch):
+    # memory stays flat at any N: past KEPT_SHIFTS_MAX images the per-image shifts and peaks
+    # are not kept; their statistics come from the engine's histogram and peak summary
+    params = dict(size=32, counts=(100, 300), seed=3, examples=4)
+    full = experiment.einstein_from_noise(**params)  # in memory: every shift
+    monkeypatch.setattr(experiment, "IN_MEMORY_BYTES", 0)
+    monkeypatch.setattr(experiment, "KEPT_SHIFTS_MAX", 100)
+    flat = experiment.einstein_from_noise(**params)
+    assert flat.attrs["averaged_by"] == "python_running_sums"
+    assert flat.sizes["image"] == 4 and "example images only" in flat.attrs["shifts_kept"]
+    np.testing.assert_array_equal(flat["shifts"].values, full["shifts"].values[:4])
+    np.testing.assert_allclose(flat["peaks"].values, full["peaks"].values[:4], rtol=1e-5)
+    for key in ("shift_dy", "shift_dx", "peak"):
+        for stat in ("mean", "std", "min", "max"):
+            assert flat.attrs[key][stat] == pytest.approx(full.attrs[key][stat], rel=1e-4,
+                                                          abs=1e-9), (key, stat)
+    assert flat.attrs["zero_shift_fraction"] == full.attrs["zero_shift_fraction"]
+    np.testing.assert_allclose(flat["averages"].values, full["averages"].values, atol=1e-5)

@@ -107,8 +107,30 @@ def test_full_figure_axes_and_titles():
     assert "blob" in by_label["reference"].get_title()
     st = suptitle_text(fig)
     assert st.startswith("Einstein from noise — 1000 pure-noise images aligned to the reference")
-    assert "seed 7" in st and "engine numpy" in st and "ImageJ 1.53t" in st
+    box = by_label["info"].texts[0].get_text().splitlines()
+    assert box[:5] == ["N       1000", f"size    {ref.shape[0]}×{ref.shape[1]}", "seed    7",
+                       "engine  numpy", "ImageJ  1.53t"]
     assert "cc_plot" in by_label and not by_label["cc_plot"].images
+    # panels are numbered from 1, as the TIFF slice labels ("image 1", ...)
+    assert by_label["noise:0"].get_title() == "noise #1"
+    assert by_label["aligned:3"].get_title() == "aligned #4"
+    assert by_label["correlation:0"].get_title().startswith("#1  (dy, dx)=")
+
+
+def test_particles_figure_says_so_and_shows_pure_noise_beside_them():
+    ds = make_result()
+    ds.attrs.update(input="particles", particles_vs_noise={
+        "n_images": 1000, "cc_particles": 0.91, "cc_pure_noise": 0.64})
+    fig = experiment_figure(ds)
+    by_label = axes_by_label(fig)
+    assert "1000 of your particles aligned" in suptitle_text(fig)
+    assert by_label["noise:0"].get_title() == "particle #1"
+    box = by_label["info"].texts[0].get_text()
+    assert "particles   0.910" in box and "pure noise  0.640" in box
+    legend = [t.get_text() for t in by_label["cc_plot"].get_legend().get_texts()]
+    assert "pure noise, same N, aligned" in legend
+    (point,) = [line for line in by_label["cc_plot"].get_lines() if line.get_marker() == "D"]
+    assert (point.get_xdata()[0], point.get_ydata()[0]) == (1000, 0.64)
 
 
 def test_image_panels_are_grey_equal_aspect_without_ticks():
@@ -178,7 +200,9 @@ def test_one_count_and_no_examples():
     cc = _cc(ds["averages"].values[0], ds["reference"].values)
     assert axes_by_label(fig)["average:50"].get_title() == f"N=50  CC={cc:.2f}"
     st = suptitle_text(fig)  # n_images falls back to the largest count, others to n/a
-    assert "50 pure-noise images" in st and "seed n/a" in st and "ImageJ n/a" in st
+    assert "50 pure-noise images" in st
+    box = axes_by_label(fig)["info"].texts[0].get_text()
+    assert "seed    n/a" in box and "ImageJ  n/a" in box
     fig.canvas.draw()
 
 
@@ -190,9 +214,9 @@ def test_eight_counts_eight_examples_odd_non_square():
     assert len(image_axes(fig)) == 1 + 3 * 8 + 2 * 8
     for ax in image_axes(fig):
         assert ax.images[0].get_array().shape == (33, 47)
-    info = axes_by_label(fig)["info"]
-    text = info.texts[0].get_text()
-    assert "elapsed_s: 1.5" in text and "note: " in text and "x" * 300 not in text and "…" in text
+    text = axes_by_label(fig)["info"].texts[0].get_text()
+    assert "engine  imagej" in text and "size    33×47" in text
+    assert "elapsed_s" not in text and "note" not in text  # the rest is in results.json
     fig.canvas.draw()
 
 
@@ -234,7 +258,7 @@ def test_titles_do_not_overlap_and_stay_inside_the_figure(counts, n_ex):
     info = axes_by_label(fig).get("info")
     if info is not None:
         inside.append(("info", info.texts[0].get_window_extent(renderer)))
-        assert "shift_dy" not in info.texts[0].get_text()  # dicts are not listed
+        assert "shift_dy" not in info.texts[0].get_text()  # only N, size, seed, engine, ImageJ
     for label, box in inside:
         assert box.x0 >= fig_box.x0 - 1 and box.x1 <= fig_box.x1 + 1, label
         assert box.y0 >= fig_box.y0 - 1 and box.y1 <= fig_box.y1 + 1, label
