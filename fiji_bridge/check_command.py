@@ -5,8 +5,8 @@ MRC/MRCS or TIFF stacks, each particle normalised), prepares the template with t
 steps as ``run`` (:func:`fiji_bridge.reference.prepare_reference`) at the particles' box size,
 runs :func:`fiji_bridge.bias_check.template_bias_check` (the computation) and builds the JSON
 record. The command line (:mod:`fiji_bridge.cli`) parses and checks the options before Java
-starts and writes the files through :func:`fiji_bridge.io.write_check_outputs`
-(:func:`fiji_bridge.io.check_files` names them), all at once or not at all:
+starts and writes the files through :func:`fiji_bridge.outputs.write_check_outputs`
+(:func:`fiji_bridge.outputs.check_files` names them), all at once or not at all:
 
 * ``check.json`` -- :func:`check_record`: ``n_particles``, ``null`` {kind, draws, seed}, ``cc``
   {observed, null_mean, null_sd, z, p_value}, ``signal_beyond_bias``, ``alpha``, the search

@@ -52,7 +52,7 @@ def check_figure(result, *, title: str | None = None):
     Returns
     -------
     matplotlib.figure.Figure
-        A bare Figure with an Agg canvas (``io.write_check_outputs`` saves it as check.png).
+        A bare Figure with an Agg canvas (``outputs.write_check_outputs`` saves it as check.png).
     """
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure

@@ -354,7 +354,7 @@ def _staged(output, command: str) -> Iterator:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from fiji_bridge import checks, experiment, io
+    from fiji_bridge import checks, experiment, io, outputs
     from fiji_bridge.progress import progress
 
     counts = typed = parse_int_list(args.counts, "--counts", example=DEFAULT_COUNTS_TEXT)
@@ -385,9 +385,9 @@ def _run(args: argparse.Namespace) -> int:
         max_shift=args.max_shift, mask_radius=args.mask_radius, half_sets=args.half_sets)
     if args.counts != DEFAULT_COUNTS_TEXT:
         _note_reordered(typed, config.counts, "--counts", "run")
-    names = io.run_files(examples=config.examples > 0, controls=config.controls_asked,
+    names = outputs.run_files(examples=config.examples > 0, controls=config.controls_asked,
                          save_stacks=config.keep_stacks, netcdf=args.netcdf)
-    every_name = io.run_files(examples=True, controls=True, save_stacks=True, netcdf=True)
+    every_name = outputs.run_files(examples=True, controls=True, save_stacks=True, netcdf=True)
     n_controls = ((config.control_reference is not None) + (config.rotation_step is not None)
                   + (len(config.class_references) + 1 if config.class_references else 0))
     disk = io.estimate_run_bytes(names, size=config.size, n_images=config.total,
@@ -409,7 +409,7 @@ def _run(args: argparse.Namespace) -> int:
         if getattr(args, "startup_s", None) is not None:  # interpreter start, imports, parsing
             data.attrs.setdefault("timings", {})["startup_s"] = args.startup_s
         with _staged(output, "run") as folder:
-            io.write_run_outputs(data, folder, save_stacks=config.keep_stacks,
+            outputs.write_run_outputs(data, folder, save_stacks=config.keep_stacks,
                                  netcdf=args.netcdf)
     _print_summary(data, output.out)
     if args.show:
@@ -420,7 +420,7 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _study(args: argparse.Namespace) -> int:
-    from fiji_bridge import __version__, checks, imagej, io, study
+    from fiji_bridge import __version__, checks, imagej, io, outputs, study
     from fiji_bridge.experiment import DEFAULT_SEED, alignment_seconds
     from fiji_bridge.progress import progress
     from fiji_bridge.reference import prepare_reference
@@ -437,12 +437,12 @@ def _study(args: argparse.Namespace) -> int:
     classic, experiments = _study_experiments(args.experiments)
     _check_files_exist(reference=args.reference)
     _check_scheduler(args.scheduler)
-    files = (io.study_files() if classic else ["study.json"]) + io.experiment_files(experiments)
+    files = (outputs.study_files() if classic else ["study.json"]) + outputs.experiment_files(experiments)
     total = trials * len(canvases) * n_list[-1] if classic else 0
     seconds = alignment_seconds(sum(int(c) ** 2 for c in canvases) * trials * n_list[-1]
                                 if classic else 0)
 
-    every_file = io.study_files() + io.experiment_files(EXPERIMENTS)  # --force replaces them all
+    every_file = outputs.study_files() + outputs.experiment_files(EXPERIMENTS)  # --force replaces them all
     with _output(args, files, replaces=every_file, needed_bytes=_SMALL_RESULT_BYTES) as output:
         if classic:
             _announce("study", f"{total:,} images", seconds, 512 * 2**20, _SMALL_RESULT_BYTES,
@@ -466,16 +466,16 @@ def _study(args: argparse.Namespace) -> int:
                      experiments_s=round(experiments_s, 3), quick=bool(args.quick),
                      total_s=round(time.perf_counter() - started, 3))
         if classic:
-            record = io.study_record(ds, slopes, pad=args.pad, **extra)
+            record = outputs.study_record(ds, slopes, pad=args.pad, **extra)
         else:
             record = io.plain({**extra, "seed": seed})
-        record.update(io.experiments_record(blocks))
+        record.update(outputs.experiments_record(blocks))
         with _staged(output, "study") as directory:
             if classic:
-                io.write_study_outputs(ds, slopes, record, directory)
+                outputs.write_study_outputs(ds, slopes, record, directory)
             else:
                 io.write_json(directory / "study.json", record)
-            io.write_experiment_outputs(blocks, directory)
+            outputs.write_experiment_outputs(blocks, directory)
     if classic:
         header = (f"Einstein-from-noise study: reference {ref.name} ({size}x{size}), canvases "
                   f"{', '.join(str(int(c)) for c in canvases)}, {trials} trial(s) per N, seed "
@@ -509,7 +509,7 @@ def _run_experiments(image, experiments: tuple[str, ...], seed: int,
 
 
 def _check(args: argparse.Namespace) -> int:
-    from fiji_bridge import bias_check, check_command, checks, io
+    from fiji_bridge import bias_check, check_command, checks, io, outputs
     from fiji_bridge.progress import progress
 
     options = bias_check.check_options(  # every option checked here, before Java starts
@@ -517,17 +517,17 @@ def _check(args: argparse.Namespace) -> int:
         max_shift=args.max_shift, mask_radius=args.mask_radius)
     workers = None if args.workers is None else checks.workers(args.workers)
     _check_files_exist(particles=args.particles, reference=args.reference)
-    with _output(args, io.check_files(), needed_bytes=_SMALL_RESULT_BYTES) as output:
+    with _output(args, outputs.check_files(), needed_bytes=_SMALL_RESULT_BYTES) as output:
         with progress(options["draws"] + 3, "null draws", unit="pass") as update:
             result, record = check_command.check_particles(
                 args.particles, args.reference, options, workers=workers,
                 imagej_location=args.imagej, display=args.display, progress=update)
         with _staged(output, "check") as folder:
-            io.write_check_outputs(result, record, folder)
+            outputs.write_check_outputs(result, record, folder)
     print(f"checked {record['n_particles']} particles from {args.particles} against "
           f"{record['reference_name']} prepared by ImageJ {record['imagej_version']}")
     print(check_command.summary_text(record))
-    print(f"wrote {output.out}/ ({', '.join(io.check_files())})")
+    print(f"wrote {output.out}/ ({', '.join(outputs.check_files())})")
     return 0
 
 

@@ -15,7 +15,7 @@ import pytest
 import tifffile
 
 from fiji_bridge import cli
-from fiji_bridge.io import check_files
+from fiji_bridge.outputs import check_files
 
 pytestmark = pytest.mark.imagej
 

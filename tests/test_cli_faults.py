@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pytest
 
-from fiji_bridge import io, progress
+from fiji_bridge import io, outputs, progress
 
 REPO = Path(__file__).resolve().parents[1]
 #: A run that takes minutes if nobody stops it (streaming path: 65 GB of noise).
@@ -220,7 +220,7 @@ def test_force_replaces_the_whole_result_set(tmp_path):
                      "--out", str(out), cwd=tmp_path)
     assert second.finish() == 0, second.stderr
     names = sorted(p.name for p in out.iterdir())
-    assert names == sorted(io.run_files(examples=False) + ["notes.txt"])  # no old stacks
+    assert names == sorted(outputs.run_files(examples=False) + ["notes.txt"])  # no old stacks
     assert (out / "notes.txt").read_text() == "mine"  # not a file of the result set
 
 

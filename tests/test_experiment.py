@@ -10,7 +10,7 @@ import sys
 import numpy as np
 import pytest
 
-from fiji_bridge import experiment, imagej, io, metrics
+from fiji_bridge import experiment, imagej, io, metrics, outputs
 from fiji_bridge.reference import DEFAULT_REFERENCE, prepare_reference
 
 pytestmark = pytest.mark.imagej
@@ -164,7 +164,7 @@ def test_run_writes_fiji_ready_files(tmp_path, ij):
     assert result.returncode == 0, result.stderr
     assert "CC(aligned avg, ref)" in result.stdout
     names = sorted(p.name for p in out.iterdir())
-    assert names == sorted(io.run_files(save_stacks=True))
+    assert names == sorted(outputs.run_files(save_stacks=True))
     assert "noise_stack.tif" in names and "controls.tif" not in names
     summary = json.loads((out / "results.json").read_text())
     assert summary["seed"] == 3 and summary["counts"] == [10, 40]
@@ -295,8 +295,8 @@ def test_controls_follow_their_references(ij, tmp_path):
     assert data["control_images"].shape == (4, 32, 32)
     assert len(data["control_title"]) == 4
     # the manifest checked before a run is what the writer writes
-    written = io.write_run_outputs(data, tmp_path, figure=False)
-    assert [p.name for p in written] == io.run_files(examples=False, controls=True, figure=False)
+    written = outputs.write_run_outputs(data, tmp_path, figure=False)
+    assert [p.name for p in written] == outputs.run_files(examples=False, controls=True, figure=False)
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(p.name for p in written)
     stack, labels = io.read_imagej_tiff(tmp_path / "controls.tif")
     np.testing.assert_array_equal(stack, data["control_images"].values)

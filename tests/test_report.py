@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from fiji_bridge import io, report
+from fiji_bridge import io, outputs, report
 
 BROWSER_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
                  "--no-first-run", "--disable-background-networking",
@@ -59,7 +59,7 @@ def run_dir(tmp_path_factory, ij):
     data = fiji_bridge.einstein_from_noise(
         size=32, counts=(10, 40), seed=5, examples=3, control_reference=skimage.data.camera())
     directory = tmp_path_factory.mktemp("run")
-    io.write_run_outputs(data, directory, netcdf=True)
+    outputs.write_run_outputs(data, directory, netcdf=True)
     return directory, data
 
 
@@ -162,7 +162,7 @@ def test_run_netcdf_and_report_from_the_command_line(tmp_path):
         capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
     names = sorted(p.name for p in out.iterdir())
-    assert names == sorted(io.run_files(netcdf=True))
+    assert names == sorted(outputs.run_files(netcdf=True))
     assert "report.html" in names and "results.nc" in names
     data = netcdf.load(out / "results.nc")
     summary = json.loads((out / "results.json").read_text())

@@ -23,7 +23,7 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from fiji_bridge import cli, figures, io, study
+from fiji_bridge import cli, figures, io, outputs, study
 
 STUDY = dict(n_list=(100, 400, 1600, 6400), trials=3, seed=2013, canvases=(32, 64))
 
@@ -166,11 +166,11 @@ def test_single_trial_single_n_gives_undefined_slopes_and_sd(tmp_path):
     one = study.run_study(blob(), n_list=[50], trials=1, seed=0, canvases=[32])
     slopes = study.fit_slopes(one)
     assert math.isnan(slopes[32]["top1"]["slope"]) and math.isnan(slopes[32]["top1"]["slope_sd"])
-    rows = io.summary_rows(one, slopes)
+    rows = outputs.summary_rows(one, slopes)
     io.write_csv(tmp_path / "s.csv", rows)
     row = next(csv.DictReader((tmp_path / "s.csv").open()))
     assert row["cc_sd"] == "" and row["slope_top1"] == ""
-    record = io.study_record(one, slopes)
+    record = outputs.study_record(one, slopes)
     json.dumps(record, allow_nan=False)  # NaN became null
     io.write_json(tmp_path / "s.json", {"sd": math.nan, "n": np.int64(3)})
     assert json.loads((tmp_path / "s.json").read_text()) == {"sd": None, "n": 3}
@@ -244,7 +244,7 @@ def test_main_writes_the_study(ij, tmp_path, capsys):
     argv = ["--size", "32", "--n-list", "100,400,1600", "--trials", "2", "--pad", "1x,2x",
             "--seed", "5", "--out", str(out), "--experiments", "classic"]
     assert _run_main(argv) == 0
-    assert sorted(p.name for p in out.iterdir()) == sorted(io.study_files())
+    assert sorted(p.name for p in out.iterdir()) == sorted(outputs.study_files())
     record = json.loads((out / "study.json").read_text())
     assert record["n_list"] == [100, 400, 1600] and record["canvases"] == [32, 64]
     assert record["trials"] == 2 and record["seed"] == 5

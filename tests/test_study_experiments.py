@@ -157,7 +157,7 @@ def test_cli_runs_the_selected_experiments_and_writes_one_block_each(ij, tmp_pat
 def test_every_experiment_has_a_figure_and_a_json_block(ref, tmp_path):
     import json
 
-    from fiji_bridge import io, study_figures
+    from fiji_bridge import io, outputs, study_figures
 
     small = ref[::2, ::2]
     blocks = se.run_experiments(small, "all", seed=2, options=se.QUICK)
@@ -165,7 +165,7 @@ def test_every_experiment_has_a_figure_and_a_json_block(ref, tmp_path):
     for block in blocks.values():
         fig = study_figures.experiment_figure(block)
         assert fig.axes and type(fig).__name__ == "Figure"
-    text = json.dumps(io.experiments_record(blocks), allow_nan=False)
+    text = json.dumps(outputs.experiments_record(blocks), allow_nan=False)
     assert "truth_image" not in text and '"rows"' not in text
     with pytest.raises(ValueError, match="not a study experiment block.*Fix"):
         study_figures.experiment_figure({"experiment": "nope"})
