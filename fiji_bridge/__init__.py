@@ -32,7 +32,7 @@ __all__ = ["ExperimentConfig", "__version__", "einstein_from_noise", "run_study"
 
 # name -> module that defines it; loaded on first access (PEP 562).
 _LAZY = {
-    "ExperimentConfig": "fiji_bridge.experiment",
+    "ExperimentConfig": "fiji_bridge.config",
     "einstein_from_noise": "fiji_bridge.experiment",
     "run_study": "fiji_bridge.study",
 }

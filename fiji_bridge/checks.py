@@ -24,7 +24,9 @@ from typing import Any, Callable
 import numpy as np
 
 __all__ = [
+    "DISPLAY_MODES",
     "MIN_SIZE",
+    "display",
     "block_size",
     "counts",
     "counts_array",
@@ -386,6 +388,19 @@ def image_array(x: Any, name: str, *, stack: bool = False) -> np.ndarray:
             f"{name} must be at least 2 x 2 pixels, got shape {arr.shape}. Fix: pass larger images."
         )
     return arr
+
+
+#: ``display=`` / ``--display`` choices: use ``$DISPLAY`` or a private Xvfb, always a private
+#: Xvfb, only ``$DISPLAY``, or no display at all (see :func:`fiji_bridge.imagej.start`).
+DISPLAY_MODES = ("auto", "xvfb", "existing", "headless")
+
+
+def display(value: Any) -> str:
+    """One of :data:`DISPLAY_MODES`; ValueError otherwise."""
+    if value not in DISPLAY_MODES:
+        raise ValueError(f"display={value!r} is not one of {DISPLAY_MODES}. "
+                         "Fix: --display auto.")
+    return value
 
 
 def fht_size(height: int, width: int) -> None:

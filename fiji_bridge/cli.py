@@ -1,7 +1,7 @@
 """Command line: ``einstein-from-noise doctor | run | study | check``.
 
 All argument parsing lives here, and every argument is checked (:mod:`fiji_bridge.checks`,
-:class:`fiji_bridge.experiment.ExperimentConfig`, :func:`fiji_bridge.bias_check.check_options`)
+:class:`fiji_bridge.config.ExperimentConfig`, :func:`fiji_bridge.bias_check.check_options`)
 before Java starts. Nothing imports this module back.
 
 What every command that writes results does (one copy, :func:`_output` and :func:`main`):
@@ -355,6 +355,7 @@ def _staged(output, command: str) -> Iterator:
 
 def _run(args: argparse.Namespace) -> int:
     from fiji_bridge import checks, experiment, io, outputs
+    from fiji_bridge.config import DEFAULT_SEED, ExperimentConfig, estimate
     from fiji_bridge.progress import progress
 
     counts = typed = parse_int_list(args.counts, "--counts", example=DEFAULT_COUNTS_TEXT)
@@ -373,10 +374,10 @@ def _run(args: argparse.Namespace) -> int:
             pixel_size *= min(loaded.shape[1:]) / args.size
         if args.counts == DEFAULT_COUNTS_TEXT:  # default counts: those the particles allow
             counts = [c for c in counts if c < len(particles)] + [len(particles)]
-    config = experiment.ExperimentConfig(  # every argument checked here, before Java starts
+    config = ExperimentConfig(  # every argument checked here, before Java starts
         size=args.size, counts=counts,
         n_images=None if particles is None else len(particles),
-        seed=experiment.DEFAULT_SEED if args.seed is None else args.seed, engine=args.engine,
+        seed=DEFAULT_SEED if args.seed is None else args.seed, engine=args.engine,
         examples=args.examples, imagej_location=args.imagej,
         display="existing" if args.show and args.display == "auto" else args.display,
         keep_stacks=args.save_stacks, control_reference=args.control_reference,
@@ -393,7 +394,7 @@ def _run(args: argparse.Namespace) -> int:
     disk = io.estimate_run_bytes(names, size=config.size, n_images=config.total,
                                  n_counts=len(config.counts), examples=config.examples,
                                  n_controls=n_controls)
-    cost = experiment.estimate(config)
+    cost = estimate(config)
     checks.fits_in_memory(cost.memory_bytes, f"{config.total:,} images of {config.size}x"
                           f"{config.size}", fix="use fewer images (--counts), a smaller --size, "
                           "or leave out --save-stacks and the controls")
@@ -421,7 +422,7 @@ def _run(args: argparse.Namespace) -> int:
 
 def _study(args: argparse.Namespace) -> int:
     from fiji_bridge import __version__, checks, imagej, io, outputs, study
-    from fiji_bridge.experiment import DEFAULT_SEED, alignment_seconds
+    from fiji_bridge.config import DEFAULT_SEED, alignment_seconds
     from fiji_bridge.progress import progress
     from fiji_bridge.reference import prepare_reference
     from fiji_bridge.study_experiments import EXPERIMENTS

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from fiji_bridge import experiment, imagej, io, metrics, outputs
+from fiji_bridge.config import ExperimentConfig
 from fiji_bridge.reference import DEFAULT_REFERENCE, prepare_reference
 
 pytestmark = pytest.mark.imagej
@@ -72,16 +73,16 @@ def test_bad_size(ij, size, error):
 ])
 def test_config_rejects_bad_parameters_before_any_work(fields, error, match):
     with pytest.raises(error, match=match) as info:
-        experiment.ExperimentConfig(**fields)
+        ExperimentConfig(**fields)
     assert "Fix:" in str(info.value)
 
 
 def test_config_is_normalised_and_frozen():
-    config = experiment.ExperimentConfig(counts=[100, 25, 100], seed=np.int64(4),
+    config = ExperimentConfig(counts=[100, 25, 100], seed=np.int64(4),
                                          class_references=["a.png"])
     assert config.counts == (25, 100) and type(config.seed) is int
     assert config.class_references == ("a.png",) and config.total == 100
-    assert config.controls_asked and not experiment.ExperimentConfig().controls_asked
+    assert config.controls_asked and not ExperimentConfig().controls_asked
     with pytest.raises(AttributeError):
         config.size = 64
     with pytest.raises(TypeError, match="unknown parameters \\['sizes'\\]"):
@@ -97,7 +98,7 @@ def test_count_larger_than_n_fails_before_imagej_work():
 def small_runs(ij):
     """The same small experiment with both engines (the noise depends only on the seed); the
     config form and the keyword form of the call."""
-    config = experiment.ExperimentConfig(size=32, counts=(10, 60, 200), seed=5, examples=4)
+    config = ExperimentConfig(size=32, counts=(10, 60, 200), seed=5, examples=4)
     return (experiment.einstein_from_noise(_blob(32), config),
             experiment.einstein_from_noise(_blob(32), config, engine="imagej"))
 
@@ -350,7 +351,9 @@ def test_streaming_past_kept_shifts_keeps_summaries_of_every_image(ij, monkeypat
     # are not kept; their statistics come from the engine's histogram and peak summary
     params = dict(size=32, counts=(100, 300), seed=3, examples=4)
     full = experiment.einstein_from_noise(**params)  # in memory: every shift
-    monkeypatch.setattr(experiment, "IN_MEMORY_BYTES", 0)
+    from fiji_bridge import config as config_module
+
+    monkeypatch.setattr(config_module, "IN_MEMORY_BYTES", 0)  # read by ExperimentConfig.streaming
     monkeypatch.setattr(experiment, "KEPT_SHIFTS_MAX", 100)
     flat = experiment.einstein_from_noise(**params)
     assert flat.attrs["averaged_by"] == "python_running_sums"

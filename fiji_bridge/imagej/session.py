@@ -33,6 +33,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
+from fiji_bridge import checks
 from fiji_bridge.imagej import display as x_display
 from fiji_bridge.imagej.errors import ImageJCommandError, ImageJError, ImageJStartError
 from fiji_bridge.imagej.fiji import gateway_addon, start_fiji
@@ -61,7 +62,7 @@ __all__ = [
 #: Maven repositories pyimagej resolves endpoints from; probed before trying to download.
 MAVEN_HOSTS = (("maven.scijava.org", 443), ("repo1.maven.org", 443))
 #: ``display=`` choices of :func:`start`.
-DISPLAY_MODES = ("auto", "xvfb", "existing", "headless")
+DISPLAY_MODES = checks.DISPLAY_MODES
 
 
 @dataclasses.dataclass(frozen=True)
@@ -186,8 +187,7 @@ def choose_display(display: str, backend: str) -> tuple[bool, str | None, str | 
     ``display="existing"`` it is an :class:`ImageJStartError`.
     """
     global _display_note
-    if display not in DISPLAY_MODES:
-        raise ValueError(f"display={display!r} is not one of {DISPLAY_MODES}.")
+    checks.display(display)
     if backend == "fiji" and display in ("auto", "headless"):
         # Fiji's legacy layer runs menu commands and macros without a display.
         return True, None, None
