@@ -162,3 +162,14 @@ def test_cli_study_records_the_search_space(ij, tmp_path, capsys):
     assert np.allclose(cc, np.array(record["values"]["cc_unaligned"]), atol=1e-6)
     text = capsys.readouterr().out
     assert text.count("search space: max shift 0 px, mask radius 5.0 px") == 2
+
+
+@pytest.mark.slow
+def test_search_space_on_dask_is_bit_identical(ref):
+    opts = {"soft_alignment": {"sigmas": (4.0,), "n_list": (100, 1100), "trials": 1}}
+    kw = dict(seed=9, options=opts, max_shift=2, mask_radius=6.0)
+    local = se.run_experiments(ref, "soft_alignment", **kw)
+    dask = se.run_experiments(ref, "soft_alignment", scheduler="local", **kw)
+    for name in ("cc_hard", "cc_soft"):
+        assert np.array_equal(local["soft_alignment"]["values"][name],
+                              dask["soft_alignment"]["values"][name])
