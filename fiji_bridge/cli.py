@@ -422,10 +422,11 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _study(args: argparse.Namespace) -> int:
-    from fiji_bridge import __version__, checks, imagej, io, search_space, study
+    from fiji_bridge import __version__, checks, imagej, io, study
     from fiji_bridge.experiment import DEFAULT_SEED, alignment_seconds
     from fiji_bridge.progress import progress
     from fiji_bridge.reference import prepare_reference
+    from fiji_bridge.search_space import record as search_space_record
     from fiji_bridge.study_experiments import EXPERIMENTS
 
     started = time.perf_counter()
@@ -436,8 +437,9 @@ def _study(args: argparse.Namespace) -> int:
     trials = checks.integer(args.trials, "trials", minimum=1, fix="e.g. --trials 3")
     seed = checks.seed(DEFAULT_SEED if args.seed is None else args.seed)
     canvases = study.check_canvases(parse_pad(args.pad, size), (size, size))
-    space = search_space.record(checks.max_shift(args.max_shift),
+    space = search_space_record(checks.max_shift(args.max_shift),
                                 checks.mask_radius(args.mask_radius))
+    in_space = "" if space is None else f"; search space: {_space_text(space)}"
     classic, experiments = _study_experiments(args.experiments)
     _check_files_exist(reference=args.reference)
     _check_scheduler(args.scheduler)
@@ -481,7 +483,6 @@ def _study(args: argparse.Namespace) -> int:
             else:
                 io.write_json(directory / "study.json", record)
             io.write_experiment_outputs(blocks, directory)
-    in_space = "" if space is None else f"; search space: {_space_text(space)}"
     if classic:
         header = (f"Einstein-from-noise study: reference {ref.name} ({size}x{size}), canvases "
                   f"{', '.join(str(int(c)) for c in canvases)}, {trials} trial(s) per N, seed "
