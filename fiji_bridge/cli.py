@@ -109,7 +109,7 @@ def _common_options(parser: argparse.ArgumentParser, *, size: int, out: str) -> 
 
 
 def _search_space_options(parser) -> None:
-    """--max-shift and --mask-radius (run and check)."""
+    """--max-shift and --mask-radius (run, check and study)."""
     parser.add_argument("--max-shift", metavar="PX", type=int, default=None,
                         help="search shifts up to PX pixels per axis (default: the whole box)")
     parser.add_argument("--mask-radius", metavar="PX", type=float, default=None,
@@ -186,6 +186,8 @@ def _study_parser(parser: argparse.ArgumentParser) -> None:
                              f"(default {','.join(EXPERIMENTS)})")
     parser.add_argument("--quick", action="store_true",
                         help="small N and 2 trials for the five experiments (a preview)")
+    _search_space_options(parser.add_argument_group(
+        "search space of every alignment (all experiments; default: the whole box, no mask)"))
     _imagej_options(parser)
 
 
@@ -425,6 +427,7 @@ def _study(args: argparse.Namespace) -> int:
     from fiji_bridge.config import DEFAULT_SEED, alignment_seconds
     from fiji_bridge.progress import progress
     from fiji_bridge.reference import prepare_reference
+    from fiji_bridge.search_space import record as search_space_record
     from fiji_bridge.study_experiments import EXPERIMENTS
 
     started = time.perf_counter()
@@ -435,6 +438,9 @@ def _study(args: argparse.Namespace) -> int:
     trials = checks.integer(args.trials, "trials", minimum=1, fix="e.g. --trials 3")
     seed = checks.seed(DEFAULT_SEED if args.seed is None else args.seed)
     canvases = study.check_canvases(parse_pad(args.pad, size), (size, size))
+    space = search_space_record(checks.max_shift(args.max_shift),
+                                checks.mask_radius(args.mask_radius))
+    in_space = "" if space is None else f"; search space: {_space_text(space)}"
     classic, experiments = _study_experiments(args.experiments)
     _check_files_exist(reference=args.reference)
     _check_scheduler(args.scheduler)
@@ -457,7 +463,8 @@ def _study(args: argparse.Namespace) -> int:
                 t0 = time.perf_counter()
                 ds = study.run_study(ref.image, n_list=n_list, trials=trials, seed=seed,
                                      canvases=canvases, scheduler=args.scheduler,
-                                     progress=update)
+                                     progress=update, max_shift=args.max_shift,
+                                     mask_radius=args.mask_radius)
                 study_s = time.perf_counter() - t0
             slopes = study.fit_slopes(ds)
         blocks, experiments_s = _run_experiments(ref.image, experiments, seed, args)
@@ -465,7 +472,7 @@ def _study(args: argparse.Namespace) -> int:
                      scheduler=args.scheduler or "in-process", study_s=round(study_s, 3),
                      experiments=(["classic"] if classic else []) + list(experiments),
                      experiments_s=round(experiments_s, 3), quick=bool(args.quick),
-                     total_s=round(time.perf_counter() - started, 3))
+                     search_space=space, total_s=round(time.perf_counter() - started, 3))
         if classic:
             record = outputs.study_record(ds, slopes, pad=args.pad, **extra)
         else:
@@ -480,11 +487,11 @@ def _study(args: argparse.Namespace) -> int:
     if classic:
         header = (f"Einstein-from-noise study: reference {ref.name} ({size}x{size}), canvases "
                   f"{', '.join(str(int(c)) for c in canvases)}, {trials} trial(s) per N, seed "
-                  f"{seed}; {study_s:.1f} s")
+                  f"{seed}; {study_s:.1f} s{in_space}")
         print(study.summary_text(ds, slopes, header=header))
     if blocks:
-        print(f"Experiments on {ref.name} ({size}x{size}), seed {seed}, {experiments_s:.1f} s "
-              "(± = standard error over independent trials):")
+        print(f"Experiments on {ref.name} ({size}x{size}), seed {seed}, {experiments_s:.1f} s"
+              f"{in_space} (± = standard error over independent trials):")
         for block in blocks.values():
             print(f"- {block['headline']}")
     print(f"wrote {output.out}/ ({', '.join(files)})")
@@ -505,7 +512,7 @@ def _run_experiments(image, experiments: tuple[str, ...], seed: int,
         t0 = time.perf_counter()
         blocks = study_experiments.run_experiments(
             image, experiments, seed=seed, scheduler=args.scheduler, progress=update,
-            options=options)
+            options=options, max_shift=args.max_shift, mask_radius=args.mask_radius)
     return blocks, time.perf_counter() - t0
 
 
@@ -530,6 +537,11 @@ def _check(args: argparse.Namespace) -> int:
     print(check_command.summary_text(record))
     print(f"wrote {output.out}/ ({', '.join(outputs.check_files())})")
     return 0
+
+
+def _space_text(space: dict) -> str:
+    """``max shift 3 px, mask radius None px`` from a search-space record."""
+    return f"max shift {space['max_shift']} px, mask radius {space['mask_radius']} px"
 
 
 def _print_summary(data, out) -> None:
@@ -569,9 +581,7 @@ def _print_summary(data, out) -> None:
                 + "; reference spectral flatness " + ", ".join(
                 f"{v:.3f}" for v in classes["reference_spectral_flatness"]))
     if "search_space" in attrs:
-        space = attrs["search_space"]
-        print(f"search space: max shift {space['max_shift']} px, mask radius "
-              f"{space['mask_radius']} px")
+        print(f"search space: {_space_text(attrs['search_space'])}")
     if "control_half_set_frc" in attrs:
         from fiji_bridge.bias_check import half_set_line
 

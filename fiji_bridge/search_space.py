@@ -17,7 +17,8 @@ import numpy as np
 
 from fiji_bridge import checks
 
-__all__ = ["MASK_EDGE", "mask_or_none", "search_window", "signed_shift", "soft_circular_mask"]
+__all__ = ["MASK_EDGE", "mask_or_none", "record", "search_window", "signed_shift",
+           "soft_circular_mask"]
 
 #: Width in pixels of the raised-cosine edge of :func:`soft_circular_mask` (RELION's default
 #: ``--width_mask_edge``).
@@ -108,3 +109,14 @@ def soft_circular_mask(shape, radius, *, edge=MASK_EDGE) -> np.ndarray:
 def mask_or_none(shape, mask_radius) -> np.ndarray | None:
     """:func:`soft_circular_mask` of ``shape`` and ``mask_radius``, or None when it is None."""
     return None if mask_radius is None else soft_circular_mask(shape, mask_radius)
+
+
+def record(max_shift, mask_radius) -> dict | None:
+    """``{"max_shift", "mask_radius", "mask_edge"}`` for a results file, or None (whole box).
+
+    None when both are None: every shift of the box searched, no mask. The values are taken as
+    checked (:func:`fiji_bridge.checks.max_shift`, :func:`fiji_bridge.checks.mask_radius`).
+    """
+    if max_shift is None and mask_radius is None:
+        return None
+    return {"max_shift": max_shift, "mask_radius": mask_radius, "mask_edge": MASK_EDGE}

@@ -30,6 +30,7 @@ import numpy as np
 import scipy.fft
 
 from fiji_bridge import checks
+from fiji_bridge.search_space import search_window
 
 __all__ = ["check_sigmas", "soft_aligned", "soft_sum_spectra", "soft_weights"]
 
@@ -65,7 +66,7 @@ def _maps(maps: Any) -> tuple[np.ndarray, bool]:
     return arr, single
 
 
-def soft_weights(maps: Any, sigma: float) -> np.ndarray:
+def soft_weights(maps: Any, sigma: float, *, max_shift: int | None = None) -> np.ndarray:
     """Weights ``w(d) = exp(c(d)/σ²) / Σ_d' exp(c(d')/σ²)`` of each map, float64, same shape.
 
     Parameters
@@ -74,10 +75,19 @@ def soft_weights(maps: Any, sigma: float) -> np.ndarray:
         Non-centred correlation maps ``(H, W)`` or ``(N, H, W)``.
     sigma : float
         Width ``σ > 0``, in the units of the map values' square root.
+    max_shift : int, optional
+        Keyword-only. The search space of hard alignment
+        (:func:`fiji_bridge.search_space.search_window`): shifts with ``|dy|`` or ``|dx|``
+        above it get weight 0 and the sums run over the window only. Default None: every
+        shift.
     """
     (sigma,) = check_sigmas(sigma)
     arr, single = _maps(maps)
     c = arr.astype(np.float64)
+    if max_shift is not None:
+        outside = np.ones(c.shape[1:], dtype=bool)
+        outside.flat[search_window(c.shape[1:], max_shift)] = False
+        c[:, outside] = -np.inf  # exp(-inf) = 0; the window always holds the zero shift
     w = np.exp((c - c.max(axis=(1, 2), keepdims=True)) / sigma**2)
     w /= w.sum(axis=(1, 2), keepdims=True)
     return w[0] if single else w
@@ -93,19 +103,21 @@ def _images_and_maps(images: Any, maps: Any) -> tuple[np.ndarray, np.ndarray, bo
     return imgs.astype(np.float64), m, single
 
 
-def soft_sum_spectra(images: Any, maps: Any, sigmas: Any) -> np.ndarray:
+def soft_sum_spectra(images: Any, maps: Any, sigmas: Any, *,
+                     max_shift: int | None = None) -> np.ndarray:
     """``Σ_i rfft2(a_i)`` for every width: the soft-aligned sum, kept in Fourier space.
 
     Returns complex128 ``(len(sigmas), H, W // 2 + 1)``; ``irfft2(result[j] / N, s=(H, W))``
     is the soft-aligned average for ``sigmas[j]``. Sums of several batches add up, so a stream
-    can be accumulated batch by batch and transformed back once.
+    can be accumulated batch by batch and transformed back once. ``max_shift``: the weights
+    of :func:`soft_weights` restricted to that search window (default None: every shift).
     """
     sigmas = check_sigmas(sigmas)
     imgs, m, _ = _images_and_maps(images, maps)
     spec = scipy.fft.rfft2(imgs, workers=1)
     out = np.empty((len(sigmas),) + spec.shape[1:], dtype=np.complex128)
     for j, s in enumerate(sigmas):
-        wspec = scipy.fft.rfft2(soft_weights(m, s), workers=1)
+        wspec = scipy.fft.rfft2(soft_weights(m, s, max_shift=max_shift), workers=1)
         out[j] = np.einsum("ijk,ijk->jk", spec, np.conj(wspec))
     return out
 

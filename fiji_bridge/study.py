@@ -74,8 +74,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from fiji_bridge import checks, metrics, uncertainty
-from fiji_bridge.engine import stream_alignment
 from fiji_bridge.scheduler import check_scheduler_spec
+from fiji_bridge.study_runner import StudyRunner
 
 if TYPE_CHECKING:  # annotations only; imported lazily where used
     import xarray as xr
@@ -244,6 +244,8 @@ def run_study(
     scheduler: Any = None,
     workers: int | None = None,
     progress: Any = None,
+    max_shift: int | None = None,
+    mask_radius: float | None = None,
 ) -> xr.Dataset:
     """Monte Carlo study of the Einstein-from-noise estimator (see the module docstring).
 
@@ -267,6 +269,14 @@ def run_study(
     progress : None, True or callable, optional
         ``True``: one tqdm bar on stderr over all trials and canvases; a callable gets
         ``progress(done_images, total_images)``.
+    max_shift, mask_radius : optional
+        The user's search space (issue 12), on every canvas: peaks searched only over shifts
+        with ``|dy|, |dx| <= max_shift``, and a soft circular mask of radius ``mask_radius``
+        centred in the canvas multiplied into the images and the canvas reference before
+        correlating (:mod:`fiji_bridge.search_space`). The streaming engine searches the whole
+        box, so with a search space the same noise images are aligned in memory, block by block
+        (:class:`fiji_bridge.study_runner.StudyRunner`). Default None: the whole box, no mask
+        (the engine, unchanged). Recorded in ``attrs["search_space"]``.
 
     Returns
     -------
@@ -290,6 +300,7 @@ def run_study(
     seed = checks.seed(seed)
     sides = check_canvases(canvases, ref.shape)
     check_scheduler_spec(scheduler)
+    max_shift, mask_radius = checks.max_shift(max_shift), checks.mask_radius(mask_radius)
 
     n_max = int(n_arr[-1])
     seeds = [trial_seed(seed, t) for t in range(trials)]
@@ -308,42 +319,28 @@ def run_study(
 
     total = trials * len(sides) * n_max
     update, close = _progress_callback(progress, total)
-    client, closers, engine_scheduler = None, [], scheduler
+    # one runner (and one Dask cluster or connection) for every (trial, canvas) pass
+    runner = StudyRunner(scheduler, workers, None if update is None else
+                         (lambda done, _total: update(done)), total, max_shift=max_shift,
+                         mask_radius=mask_radius)
     try:
-        if isinstance(scheduler, str):
-            # Open the cluster / connection once, not once per (trial, canvas) call.
-            from fiji_bridge.scheduler import DEFAULT_CONNECT_TIMEOUT, open_dask
-
-            client, closers, _ = open_dask(scheduler, DEFAULT_CONNECT_TIMEOUT)
-            engine_scheduler = client
-        done = 0
-        for t, tseed in enumerate(seeds):
-            for i, (canvas, window, groups) in enumerate(prepared):
-                base = done
-                callback = None if update is None else (lambda d, _tot, b=base: update(b + d))
-                res = stream_alignment(
-                    canvas.astype(np.float32), n_max, seed=canvas_seed(seed, t, i),
-                    counts=n_arr.tolist(),
-                    workers=workers, scheduler=engine_scheduler, keep_examples=0,
-                    keep_shifts=False, progress=callback)
-                means = res.aligned_means
-                ref_win = canvas[window]
-                out["cc"][i, :, t] = metrics.pearson_cc(means[(slice(None),) + window], ref_win)
-                out["cc_canvas"][i, :, t] = metrics.pearson_cc(means, canvas)
-                out["cc_unaligned"][i, :, t] = metrics.pearson_cc(
-                    res.unaligned_means[(slice(None),) + window], ref_win)
-                for j in range(len(n_arr)):
-                    for _, f, var in GROUPS:
-                        out[var][i, j, t] = metrics.phase_mse(means[j], canvas, mask=groups[f])
-                done = base + n_max
-                if update is not None:
-                    update(done)
+        with runner:
+            for t in range(trials):
+                for i, (canvas, window, groups) in enumerate(prepared):
+                    means, unaligned = runner.means(canvas, n_arr, canvas_seed(seed, t, i))
+                    ref_win = canvas[window]
+                    out["cc"][i, :, t] = metrics.pearson_cc(means[(slice(None),) + window],
+                                                            ref_win)
+                    out["cc_canvas"][i, :, t] = metrics.pearson_cc(means, canvas)
+                    out["cc_unaligned"][i, :, t] = metrics.pearson_cc(
+                        unaligned[(slice(None),) + window], ref_win)
+                    for j in range(len(n_arr)):
+                        for _, f, var in GROUPS:
+                            out[var][i, j, t] = metrics.phase_mse(means[j], canvas,
+                                                                  mask=groups[f])
+                    if update is not None:
+                        update(runner.done)
     finally:
-        for closer in closers:
-            try:
-                closer()
-            except Exception:  # pragma: no cover - best-effort shutdown
-                pass
         if close is not None:
             close()
 
@@ -382,6 +379,7 @@ def run_study(
                            "SeedSequence(seed, spawn_key=(t, i)), independent streams",
             "canvas_scheme": "reference normalised, zero-padded (centred) into a side x side "
                              "canvas, canvas renormalised to mean 0 sd 1",
+            "search_space": runner.search_space,
         },
     )
     for name, text in desc.items():

@@ -36,7 +36,9 @@ errors, fitted quantities with confidence intervals, and a one-line ``headline``
 
 Every experiment function takes ``runner``, a :class:`fiji_bridge.study_runner.StudyRunner`
 (in-process threads when omitted); :func:`run_experiments` opens one for all of them, on Dask
-when given a scheduler. The results do not depend on where they ran.
+when given a scheduler. The results do not depend on where they ran. The runner carries the
+user's search space (``max_shift``, ``mask_radius``; issue 12): every alignment, including the
+registration ``d_t`` of the truth, searches only there.
 
 Random streams
 --------------
@@ -195,12 +197,13 @@ def _seed(seed: int, name: str, variant: int, trial: int) -> int:
     return uncertainty.stream_seed(seed, _KEY[name], variant, trial)
 
 
-def _registered(truth: np.ndarray, reference: np.ndarray) -> tuple[np.ndarray, list[int]]:
-    """``roll(t, -d_t)`` with ``d_t = argmax corr(t, r)``: where hard alignment puts the truth."""
-    maps = align.correlation_maps(truth.astype(np.float32), reference.astype(np.float32),
-                                  workers=1)
-    shift, _ = align.peak_shifts(maps)
-    return align.apply_shifts(truth, shift), [int(v) for v in shift]
+def _registered(truth: np.ndarray, reference: np.ndarray, runner: Any
+                ) -> tuple[np.ndarray, list[int]]:
+    """``roll(t, -d_t)``, ``d_t = argmax corr(t, r)`` in the runner's search space: where hard
+    alignment puts the truth."""
+    res = align.align_to_reference(truth, reference.astype(np.float32), workers=1,
+                                   max_shift=runner.max_shift, mask_radius=runner.mask_radius)
+    return res.aligned, [int(v) for v in res.shifts]
 
 
 # --------------------------------------------------------------------------------------------
@@ -231,8 +234,8 @@ def snr_sweep(reference: Any, *, seed: int, truth: Any = None,
             raise ValueError(f"truth {t.shape} and reference {ref.shape} differ in shape. "
                              "Fix: pass a truth of the reference's size.")
         truth_name = "given"
-    t_star, d_t = _registered(t, ref)
     runner = runner or StudyRunner(None, None, None, 0)
+    t_star, d_t = _registered(t, ref, runner)
     shape = (len(amps), len(n_arr), trials)
     cc_t, cc_r = np.empty(shape), np.empty(shape)
     for v, s in enumerate(amps):
@@ -568,7 +571,8 @@ _FUNCS = {"snr_sweep": snr_sweep, "soft_alignment": soft_alignment, "lowpass": l
 def run_experiments(reference: Any, experiments: Any = EXPERIMENTS, *, seed: int,
                     scheduler: Any = None, workers: int | None = None,
                     progress: Callable[[int, int], Any] | None = None,
-                    options: dict[str, dict] | None = None) -> dict[str, dict]:
+                    options: dict[str, dict] | None = None, max_shift: int | None = None,
+                    mask_radius: float | None = None) -> dict[str, dict]:
     """Run the selected experiments; ``{name: block}`` in :data:`EXPERIMENTS` order.
 
     Parameters
@@ -586,6 +590,9 @@ def run_experiments(reference: Any, experiments: Any = EXPERIMENTS, *, seed: int
         ``progress(done_images, total_images)``.
     options : dict, optional
         ``{name: {parameter: value}}`` overriding :data:`DEFAULTS`.
+    max_shift, mask_radius : optional
+        The search space of every alignment (:class:`~fiji_bridge.study_runner.StudyRunner`);
+        recorded in each block as ``search_space`` (None: the whole box, no mask).
     """
     names = parse_experiments(experiments)
     seed = checks.seed(seed)
@@ -599,12 +606,14 @@ def run_experiments(reference: Any, experiments: Any = EXPERIMENTS, *, seed: int
                         "Fix: pass a function.")
     total = planned_images(names, options)
     out = {}
-    with StudyRunner(scheduler, workers, progress, total) as runner:
+    with StudyRunner(scheduler, workers, progress, total, max_shift=max_shift,
+                     mask_radius=mask_radius) as runner:
         for name in names:
             t0 = time.perf_counter()
             params = {**DEFAULTS[name], **(options.get(name) or {})}
             block = _FUNCS[name](reference, seed=seed, runner=runner, **params)
             block["elapsed_s"] = round(time.perf_counter() - t0, 3)
             block["seed"] = seed
+            block["search_space"] = runner.search_space
             out[name] = block
     return out
