@@ -4,7 +4,8 @@ All argument parsing lives here, and every argument is checked (:mod:`fiji_bridg
 :class:`fiji_bridge.config.ExperimentConfig`, :func:`fiji_bridge.bias_check.check_options`)
 before Java starts. Nothing imports this module back.
 
-What every command that writes results does (one copy, :func:`_output` and :func:`main`):
+What every command that writes results does (one copy, :mod:`fiji_bridge.command` and
+:func:`main`):
 
 * bad input or an unusable machine: one line ``einstein-from-noise CMD: error: ...``, status 2;
 * the output folder is checked, its free space compared with an estimate of the bytes to be
@@ -21,20 +22,18 @@ What every command that writes results does (one copy, :func:`_output` and :func
 from __future__ import annotations
 
 import argparse
-import os
 import signal
 import sys
 import threading
 import time
 import warnings
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 
-__all__ = ["LONG_JOB_S", "build_parser", "main", "parse_int_list", "parse_pad"]
+from fiji_bridge import command
+
+__all__ = ["build_parser", "main", "parse_int_list", "parse_pad"]
 
 DEFAULT_COUNTS_TEXT = "25,100,500,1000"
-#: Jobs estimated to take longer than this (seconds) print their estimate first.
-LONG_JOB_S = 30.0
 #: Disk space asked of ``study`` and ``check``: a JSON record, a CSV table and one or two PNG
 #: figures (a few hundred KiB each), with room to spare.
 _SMALL_RESULT_BYTES = 8 * 2**20
@@ -281,87 +280,13 @@ def _doctor(args: argparse.Namespace) -> int:
     return doctor.checkup(imagej_location=args.imagej, display=args.display)
 
 
-def _check_scheduler(scheduler: str | None) -> None:
-    """Fail in seconds, before ImageJ starts, on a bad or unreachable scheduler."""
-    if scheduler is not None and scheduler != "local":
-        from fiji_bridge import scheduler as dask_scheduler
-
-        dask_scheduler.check_scheduler(scheduler)
-
-
-def _note(command: str, text: str) -> None:
-    print(f"einstein-from-noise {command}: note: {text}", file=sys.stderr)
-
-
-def _note_reordered(typed: list[int], checked: Sequence[int], option: str,
-                    command: str) -> None:
-    """A note when the checked counts (sorted, without repeats) differ from what was typed."""
-    if list(checked) != list(typed):
-        _note(command, f"{option} {','.join(map(str, typed))} taken as "
-                       f"{','.join(map(str, checked))} (sorted, repeats dropped)")
-
-
-def _check_files_exist(**paths) -> None:
-    """FileNotFoundError, before Java starts, for an input file that is not there."""
-    for option, values in paths.items():
-        for path in [values] if isinstance(values, (str, os.PathLike)) else values or ():
-            if not os.path.exists(path):
-                raise FileNotFoundError(
-                    f"--{option.replace('_', '-')} {path}: the file does not exist. Fix: check "
-                    "the path.")
-
-
-def _duration(seconds: float) -> str:
-    if seconds < 90:
-        return f"{seconds:.0f} s"
-    if seconds < 5400:
-        return f"{seconds / 60:.0f} min"
-    if seconds < 2 * 86400:
-        return f"{seconds / 3600:.1f} h"
-    return f"{seconds / 86400:.1f} days"
-
-
-def _announce(command: str, what: str, seconds: float, memory: float, disk: float,
-              out) -> None:
-    """Print the estimate of a long job (over :data:`LONG_JOB_S`) before it starts."""
-    from fiji_bridge import checks, io
-
-    if seconds < LONG_JOB_S:
-        return
-    print(f"einstein-from-noise {command}: estimate for {what}: about {_duration(seconds)}, "
-          f"memory about {checks.human_bytes(memory)}, disk {checks.human_bytes(disk)} in "
-          f"{io.mount_point(out)}. Ctrl-C stops it cleanly.", file=sys.stderr)
-
-
-@contextmanager
-def _output(args: argparse.Namespace, names, *, replaces=(), needed_bytes=None
-            ) -> Iterator:
-    """The checked and locked output folder of a command (before any work); ``main`` reads
-    ``args.output`` to say what an interrupt left."""
-    from fiji_bridge import io
-
-    output = io.output_directory(args.out, names, force=args.force, replaces=replaces,
-                                 needed_bytes=needed_bytes)
-    args.output = output
-    with output:
-        yield output
-
-
-@contextmanager
-def _staged(output, command: str) -> Iterator:
-    """The write phase: say it started, then yield the staging folder."""
-    print(f"einstein-from-noise {command}: writing {output.out}/", file=sys.stderr, flush=True)
-    with output.staging() as folder:
-        yield folder
-
-
 def _run(args: argparse.Namespace) -> int:
     from fiji_bridge import checks, experiment, io, outputs
     from fiji_bridge.config import DEFAULT_SEED, ExperimentConfig, estimate
     from fiji_bridge.progress import progress
 
     counts = typed = parse_int_list(args.counts, "--counts", example=DEFAULT_COUNTS_TEXT)
-    _check_files_exist(reference=args.reference, control_reference=args.control_reference,
+    command.check_files_exist(reference=args.reference, control_reference=args.control_reference,
                        classes=args.classes)
     particles = None
     pixel_size = None
@@ -387,7 +312,7 @@ def _run(args: argparse.Namespace) -> int:
         scheduler=args.scheduler, block_size=args.block_size, workers=args.workers,
         max_shift=args.max_shift, mask_radius=args.mask_radius, half_sets=args.half_sets)
     if args.counts != DEFAULT_COUNTS_TEXT:
-        _note_reordered(typed, config.counts, "--counts", "run")
+        command.note_reordered(typed, config.counts, "--counts", "run")
     names = outputs.run_files(examples=config.examples > 0, controls=config.controls_asked,
                          save_stacks=config.keep_stacks, netcdf=args.netcdf)
     every_name = outputs.run_files(examples=True, controls=True, save_stacks=True, netcdf=True)
@@ -400,9 +325,9 @@ def _run(args: argparse.Namespace) -> int:
     checks.fits_in_memory(cost.memory_bytes, f"{config.total:,} images of {config.size}x"
                           f"{config.size}", fix="use fewer images (--counts), a smaller --size, "
                           "or leave out --save-stacks and the controls")
-    _check_scheduler(config.scheduler)
-    with _output(args, names, replaces=every_name, needed_bytes=disk) as output:
-        _announce("run", f"{config.total:,} images of {config.size}x{config.size}", cost.seconds,
+    command.check_scheduler(config.scheduler)
+    with command.output_folder(args, names, replaces=every_name, needed_bytes=disk) as output:
+        command.announce("run", f"{config.total:,} images of {config.size}x{config.size}", cost.seconds,
                   cost.memory_bytes, disk, args.out)
         with progress(config.total, "aligning") as update:
             data = experiment.einstein_from_noise(args.reference, config, particles=particles,
@@ -411,7 +336,7 @@ def _run(args: argparse.Namespace) -> int:
             data.attrs["pixel_size_angstrom"] = float(pixel_size)
         if getattr(args, "startup_s", None) is not None:  # interpreter start, imports, parsing
             data.attrs.setdefault("timings", {})["startup_s"] = args.startup_s
-        with _staged(output, "run") as folder:
+        with command.staged(output, "run") as folder:
             outputs.write_run_outputs(data, folder, save_stacks=config.keep_stacks,
                                  netcdf=args.netcdf)
     _print_summary(data, output.out)
@@ -434,7 +359,7 @@ def _study(args: argparse.Namespace) -> int:
     size = checks.size(args.size)
     typed = parse_int_list(args.n_list, "--n-list")
     n_list = checks.counts(typed, name="n_list")
-    _note_reordered(typed, n_list, "--n-list", "study")
+    command.note_reordered(typed, n_list, "--n-list", "study")
     trials = checks.integer(args.trials, "trials", minimum=1, fix="e.g. --trials 3")
     seed = checks.seed(DEFAULT_SEED if args.seed is None else args.seed)
     canvases = study.check_canvases(parse_pad(args.pad, size), (size, size))
@@ -442,17 +367,17 @@ def _study(args: argparse.Namespace) -> int:
                                 checks.mask_radius(args.mask_radius))
     in_space = "" if space is None else f"; search space: {_space_text(space)}"
     classic, experiments = _study_experiments(args.experiments)
-    _check_files_exist(reference=args.reference)
-    _check_scheduler(args.scheduler)
+    command.check_files_exist(reference=args.reference)
+    command.check_scheduler(args.scheduler)
     files = (outputs.study_files() if classic else ["study.json"]) + outputs.experiment_files(experiments)
     total = trials * len(canvases) * n_list[-1] if classic else 0
     seconds = alignment_seconds(sum(int(c) ** 2 for c in canvases) * trials * n_list[-1]
                                 if classic else 0)
 
     every_file = outputs.study_files() + outputs.experiment_files(EXPERIMENTS)  # --force replaces them all
-    with _output(args, files, replaces=every_file, needed_bytes=_SMALL_RESULT_BYTES) as output:
+    with command.output_folder(args, files, replaces=every_file, needed_bytes=_SMALL_RESULT_BYTES) as output:
         if classic:
-            _announce("study", f"{total:,} images", seconds, 512 * 2**20, _SMALL_RESULT_BYTES,
+            command.announce("study", f"{total:,} images", seconds, 512 * 2**20, _SMALL_RESULT_BYTES,
                       args.out)
         imagej.start(args.imagej, display=args.display)
         ref = prepare_reference(args.reference, size=size)
@@ -478,7 +403,7 @@ def _study(args: argparse.Namespace) -> int:
         else:
             record = io.plain({**extra, "seed": seed})
         record.update(outputs.experiments_record(blocks))
-        with _staged(output, "study") as directory:
+        with command.staged(output, "study") as directory:
             if classic:
                 outputs.write_study_outputs(ds, slopes, record, directory)
             else:
@@ -524,13 +449,13 @@ def _check(args: argparse.Namespace) -> int:
         draws=args.draws, seed=args.seed, alpha=args.alpha, lowpass_cutoff=args.lowpass,
         max_shift=args.max_shift, mask_radius=args.mask_radius)
     workers = None if args.workers is None else checks.workers(args.workers)
-    _check_files_exist(particles=args.particles, reference=args.reference)
-    with _output(args, outputs.check_files(), needed_bytes=_SMALL_RESULT_BYTES) as output:
+    command.check_files_exist(particles=args.particles, reference=args.reference)
+    with command.output_folder(args, outputs.check_files(), needed_bytes=_SMALL_RESULT_BYTES) as output:
         with progress(options["draws"] + 3, "null draws", unit="pass") as update:
             result, record = check_command.check_particles(
                 args.particles, args.reference, options, workers=workers,
                 imagej_location=args.imagej, display=args.display, progress=update)
-        with _staged(output, "check") as folder:
+        with command.staged(output, "check") as folder:
             outputs.write_check_outputs(result, record, folder)
     print(f"checked {record['n_particles']} particles from {args.particles} against "
           f"{record['reference_name']} prepared by ImageJ {record['imagej_version']}")
@@ -593,38 +518,6 @@ def _print_summary(data, out) -> None:
     print(f"wrote {out}/ (report.html, figure.png, results.json, averages.tif, ...)")
 
 
-def _process_age() -> float | None:
-    """Seconds since this process started (Linux ``/proc``), or None where unknown."""
-    try:
-        with open("/proc/self/stat") as f:
-            start_ticks = int(f.read().rpartition(")")[2].split()[19])
-        with open("/proc/uptime") as f:
-            uptime = float(f.read().split()[0])
-    except (OSError, ValueError, IndexError):
-        return None
-    return max(0.0, uptime - start_ticks / os.sysconf("SC_CLK_TCK"))
-
-
-def _on_signal(received: list[int]):
-    def handler(signum, frame):
-        received.append(signum)
-        # One interrupt is enough: the clean-up that follows is short and must not be cut.
-        for number in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(number, signal.SIG_IGN)
-        raise KeyboardInterrupt
-    return handler
-
-
-def _stop_imagej() -> None:
-    """Stop ImageJ, the JVM and a private Xvfb now, if this process started them."""
-    imagej = sys.modules.get("fiji_bridge.imagej")  # not imported: nothing to stop
-    if imagej is not None:
-        try:
-            imagej.shutdown()
-        except Exception:  # pragma: no cover - best effort while exiting
-            pass
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``einstein-from-noise`` with ``argv``; return the exit status.
 
@@ -633,7 +526,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     143 (128 + the signal), nothing written (see the module docstring).
     """
     args = build_parser().parse_args(argv)
-    args.startup_s = _process_age()
+    args.startup_s = command.process_age()
     if args.command == "doctor":
         return args.handler(args)
     from fiji_bridge import imagej, io
@@ -649,7 +542,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     warnings.showwarning = one_line_warning  # e.g. an upscaled reference: one line, no source
     if in_main_thread:  # only there can Python handle signals
         for number in numbers:
-            signal.signal(number, _on_signal(received))
+            signal.signal(number, command.on_signal(received))
     try:
         return args.handler(args)
     except (ValueError, FileNotFoundError, ConnectionError, imagej.ImageJError,
@@ -661,7 +554,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if in_main_thread:
             for number in numbers:
                 signal.signal(number, signal.SIG_IGN)
-        _stop_imagej()
+        command.stop_imagej()
         output = getattr(args, "output", None)
         if output is not None and output.committed:
             what = f"the results in {output.out}/ were complete when it came"
