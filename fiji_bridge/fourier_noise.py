@@ -67,37 +67,35 @@ def _check_index(value, name: str) -> int:
 def _make_spectrum(spec, w, c, c1):
     """In place: ``spec`` ((H, 2 Wc) float32: re, im interleaved) holding g becomes S.
 
-    ``c``, ``c1`` are the float32 scales of the module docstring.
+    ``c``, ``c1`` are the float32 scales of the module docstring. The raw values of the
+    self-conjugate columns are kept aside, every value is multiplied by ``c`` in one contiguous
+    (vectorised) pass, then those columns are rewritten from the kept values: the same float32
+    products as the definition, so the same bits.
     """
     h = spec.shape[0]
-    wc = spec.shape[1] // 2
     half = h // 2
     even_h = h % 2 == 0
-    even_w = w % 2 == 0
-    # Self-conjugate columns first, from the raw values of the column.
-    tmp = np.empty(2 * h, dtype=np.float32)
-    for t in range(2 if even_w else 1):
+    ncol = 2 if w % 2 == 0 else 1
+    tmp = np.empty((ncol, 2 * h), dtype=np.float32)
+    for t in range(ncol):
         kx = 0 if t == 0 else w // 2
         for ky in range(h):
-            tmp[2 * ky] = spec[ky, 2 * kx]
-            tmp[2 * ky + 1] = spec[ky, 2 * kx + 1]
+            tmp[t, 2 * ky] = spec[ky, 2 * kx]
+            tmp[t, 2 * ky + 1] = spec[ky, 2 * kx + 1]
+    flat = spec.reshape(spec.shape[0] * spec.shape[1])
+    for m in range(flat.shape[0]):
+        flat[m] = c * flat[m]
+    # The self-conjugate columns: real DC/Nyquist terms, and rows ky > H // 2 mirrored from
+    # row H - ky; rows 0 < ky <= H // 2 (not real) keep c * g from the pass above.
+    for t in range(ncol):
+        kx = 0 if t == 0 else w // 2
         for ky in range(h):
             if ky == 0 or (even_h and ky == half):
-                spec[ky, 2 * kx] = c1 * tmp[2 * ky]
+                spec[ky, 2 * kx] = c1 * tmp[t, 2 * ky]
                 spec[ky, 2 * kx + 1] = np.float32(0.0)
             elif ky > half:
-                spec[ky, 2 * kx] = c * tmp[2 * (h - ky)]
-                spec[ky, 2 * kx + 1] = -(c * tmp[2 * (h - ky) + 1])
-            else:
-                spec[ky, 2 * kx] = c * tmp[2 * ky]
-                spec[ky, 2 * kx + 1] = c * tmp[2 * ky + 1]
-    # Every other coefficient: both parts times c.
-    lo = 2
-    hi = 2 * (wc - 1) if even_w else 2 * wc
-    for ky in range(h):
-        row = spec[ky]
-        for m in range(lo, hi):
-            row[m] = c * row[m]
+                spec[ky, 2 * kx] = c * tmp[t, 2 * (h - ky)]
+                spec[ky, 2 * kx + 1] = -(c * tmp[t, 2 * (h - ky) + 1])
 
 
 def _scales(h: int, w: int):

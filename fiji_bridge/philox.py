@@ -120,6 +120,11 @@ _TABLES = ziggurat_tables()
 WI = _TABLES[0]
 KI = _TABLES[1]
 FI = _TABLES[2]
+#: The fast path's tables indexed by the word's low 9 bits (layer idx, then the sign bit):
+#: ``WI[idx]`` for bit 8 clear, ``-WI[idx]`` for bit 8 set, and ``KI[idx]`` twice. Scratch of
+#: the implementation (same values, one lookup per table), not part of the definition.
+_WI_SIGNED = np.concatenate([WI, -WI]).astype(np.float32)
+_KI_TWICE = np.concatenate([KI, KI]).astype(np.uint32)
 _R_F = np.float32(ZIGGURAT_R)
 _INV_R_F = np.float32(1.0 / ZIGGURAT_R)
 
@@ -341,15 +346,14 @@ def fill_gaussians(k0, k1, stream, out, words, wi, ki, fi):
     rej = np.empty(n + 1, dtype=np.int64)
     nrej = 0
     for j in range(n):
-        # Signed integer magnitude, then one float32 product: float32(-a) * w == -(a * w)
-        # exactly, so this is numpy's x = rabs * wi[idx], negated when bit 8 is set.
-        r = np.int64(w[j])
-        idx = r & 0xFF
-        rabs = r >> 9
-        v = rabs - ((r >> 7) & 2) * rabs
-        out[j] = np.float32(v) * wi[idx]
-        if rabs >= np.int64(ki[idx]):  # rare (about 1.7 %): a well-predicted branch is
-            rej[nrej] = j              # cheaper here than a store on every value
+        # The low 9 bits (layer and sign bit) index the signed tables: one float32 product,
+        # numpy's x = rabs * wi[idx], negated when bit 8 is set (negation is exact).
+        r = w[j]
+        i = np.intp(r & np.uint32(0x1FF))
+        rabs = r >> np.uint32(9)
+        out[j] = np.float32(rabs) * _WI_SIGNED[i]
+        if rabs >= _KI_TWICE[i]:  # rare (about 1.7 %): a well-predicted branch is cheaper
+            rej[nrej] = j         # here than a store on every value (measured)
             nrej += 1
     ext = np.empty(4 * _SLOW_BATCH, dtype=np.uint32)
     for b0 in range(0, nrej, _SLOW_BATCH):
