@@ -375,12 +375,17 @@ class output_directory:  # noqa: N801 - used as a context manager, reads like a 
         if self._lock is None:
             raise RuntimeError("output_directory.staging() needs the `with output_directory(...)` "
                                "block around it (it holds the lock)")
-        try:
-            tmp = Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=self.out))
-        except OSError as exc:
-            raise self._write_error(exc) from None
+        with _signals_deferred() as early:  # no interrupt between making the folder and `try`
+            try:
+                tmp = Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=self.out))
+            except OSError as exc:
+                raise self._write_error(exc) from None
         caught: list[int] = []
         try:
+            if early:  # arrived while the folder was made: act on it now (the folder goes)
+                import signal
+
+                signal.raise_signal(early[0])
             try:
                 yield tmp
                 os.chmod(tmp, 0o777 & ~_umask())

@@ -110,7 +110,10 @@ def open_dask(
                 host="127.0.0.1",
                 dashboard_address=None,
                 processes=True,
-                silence_logs=logging.ERROR,
+                # A task's exception reaches the client with its traceback; what the workers
+                # would log besides is shutdown noise (a heartbeat to a scheduler already gone
+                # when a run is interrupted), so only CRITICAL is shown.
+                silence_logs=logging.CRITICAL,
             )
         try:
             client = distributed.Client(cluster, set_as_default=False)
