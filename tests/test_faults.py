@@ -390,13 +390,15 @@ imagej.start(display={display!r})
 Thread = session.java_class("java.lang.Thread")
 print("ready", flush=True)
 try:
-    guard.guarded_call("the long call", lambda: Thread.sleep(10**9))
+    guard.guarded_call("the long call",
+                       lambda: (print("calling", flush=True), Thread.sleep(10**9)))
 except KeyboardInterrupt:
     print("KeyboardInterrupt", flush=True)
 """
     process = subprocess.Popen([sys.executable, "-c", code], cwd=tmp_path, env=_env(),
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     assert process.stdout.readline().strip() == "ready"
+    assert process.stdout.readline().strip() == "calling"  # inside the guarded call
     time.sleep(0.5)  # into the Java call
     process.send_signal(signal.SIGINT)
     out, err = process.communicate(timeout=60)  # without the interrupt: a 30-year sleep
