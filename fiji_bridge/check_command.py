@@ -13,6 +13,7 @@ starts and writes the files through :func:`fiji_bridge.outputs.write_check_outpu
   space, the half-set FRC summary, the inputs and the ImageJ that prepared the template;
 * ``check.png`` -- :func:`fiji_bridge.check_figures.check_figure`;
 * ``frc.csv`` -- :func:`fiji_bridge.bias_check.frc_rows`.
+* ``report.html`` -- :func:`fiji_bridge.report.build_check_report` (written last).
 """
 
 from __future__ import annotations

@@ -369,12 +369,12 @@ def _study(args: argparse.Namespace) -> int:
     classic, experiments = _study_experiments(args.experiments)
     command.check_files_exist(reference=args.reference)
     command.check_scheduler(args.scheduler)
-    files = (outputs.study_files() if classic else ["study.json"]) + outputs.experiment_files(experiments)
+    files = outputs.study_files(classic=classic, experiments=experiments)
     total = trials * len(canvases) * n_list[-1] if classic else 0
     seconds = alignment_seconds(sum(int(c) ** 2 for c in canvases) * trials * n_list[-1]
                                 if classic else 0)
 
-    every_file = outputs.study_files() + outputs.experiment_files(EXPERIMENTS)  # --force replaces them all
+    every_file = outputs.study_files(experiments=EXPERIMENTS)  # --force replaces them all
     with command.output_folder(args, files, replaces=every_file, needed_bytes=_SMALL_RESULT_BYTES) as output:
         if classic:
             command.announce("study", f"{total:,} images", seconds, 512 * 2**20, _SMALL_RESULT_BYTES,
@@ -404,11 +404,7 @@ def _study(args: argparse.Namespace) -> int:
             record = io.plain({**extra, "seed": seed})
         record.update(outputs.experiments_record(blocks))
         with command.staged(output, "study") as directory:
-            if classic:
-                outputs.write_study_outputs(ds, slopes, record, directory)
-            else:
-                io.write_json(directory / "study.json", record)
-            outputs.write_experiment_outputs(blocks, directory)
+            outputs.write_study_outputs(ds, slopes, record, directory, blocks)
     if classic:
         header = (f"Einstein-from-noise study: reference {ref.name} ({size}x{size}), canvases "
                   f"{', '.join(str(int(c)) for c in canvases)}, {trials} trial(s) per N, seed "

@@ -66,16 +66,26 @@ def _netcdf(data: Any, path: Path) -> Path:
     return path
 
 
+def _write_report(path: Path, names: list[str], build: Callable[..., str], subject: Any,
+                  figure: str | None = None, **options: Any) -> Path:
+    """Write ``report.html`` at ``path`` through the atomic writer: ``build(subject, files=...,
+    directory=..., figure=..., **options)`` over those of ``names`` that lie beside it (the
+    files written before it), with ``figure`` embedded when it is one of them."""
+    folder = path.parent
+    written = [name for name in names if name != path.name and (folder / name).is_file()]
+    if figure is not None:
+        options["figure"] = folder / figure if figure in written else None
+    with atomic_file(path) as tmp:
+        tmp.write_text(build(subject, files=written, directory=folder, **options),
+                       encoding="utf-8")
+    return path
+
+
 def _report(data: Any, path: Path) -> Path:
     from fiji_bridge import report
 
-    folder = path.parent
-    written = [name for name, _, _ in _RUN_TABLE if (folder / name).is_file()]
-    figure = folder / "figure.png" if "figure.png" in written else None
-    with atomic_file(path) as tmp:
-        tmp.write_text(report.build_report(data, files=written, directory=folder, figure=figure),
-                       encoding="utf-8")
-    return path
+    return _write_report(path, [name for name, _, _ in _RUN_TABLE], report.build_report, data,
+                         figure="figure.png")
 
 
 #: The files of ``einstein-from-noise run``, in writing order: (name, when, writer). ``when``
@@ -215,7 +225,14 @@ def _study_png(name: str) -> Callable[[Any, dict, dict, Path], Path]:
     return write
 
 
-#: The files of ``einstein-from-noise study``: (name, writer(ds, slopes, record, path)).
+def _study_report(record: dict, directory: Path, names: list[str]) -> Path:
+    from fiji_bridge import report
+
+    return _write_report(directory / "report.html", names, report.build_study_report, record)
+
+
+#: The classic study's files: (name, writer(ds, slopes, record, path)); ``study.json`` is
+#: written by every study, the others by the classic one.
 _STUDY_TABLE: tuple[tuple[str, Callable[[Any, dict, dict, Path], Path]], ...] = (
     ("study.json", lambda ds, slopes, record, path: write_json(path, record)),
     ("study.csv", lambda ds, slopes, record, path: write_csv(path, summary_rows(ds, slopes))),
@@ -224,16 +241,31 @@ _STUDY_TABLE: tuple[tuple[str, Callable[[Any, dict, dict, Path], Path]], ...] = 
 )
 
 
-def study_files() -> list[str]:
-    """Names of the files :func:`write_study_outputs` writes."""
-    return [name for name, _ in _STUDY_TABLE]
+def study_files(*, classic: bool = True, experiments: Any = ()) -> list[str]:
+    """Names of the files :func:`write_study_outputs` writes, in writing order: ``study.json``
+    (and, for the ``classic`` study, its CSV table and two figures), the ``experiments``' files
+    (:func:`experiment_files`), then ``report.html``, which links them all."""
+    head = [name for name, _ in _STUDY_TABLE] if classic else [_STUDY_TABLE[0][0]]
+    return head + experiment_files(experiments) + ["report.html"]
 
 
-def write_study_outputs(ds: Any, slopes: dict, record: dict,
-                        directory: str | os.PathLike) -> list[Path]:
-    """Write a study's JSON record, CSV table and two figures into ``directory``."""
+def write_study_outputs(ds: Any, slopes: dict | None, record: dict,
+                        directory: str | os.PathLike,
+                        blocks: dict[str, dict] | None = None) -> list[Path]:
+    """Write a study's files (:func:`study_files` names them) into ``directory``.
+
+    ``ds`` and ``slopes`` (:func:`fiji_bridge.study.run_study`, :func:`fiji_bridge.study.fit_slopes`)
+    are ``None`` when the classic study did not run; ``blocks`` are the experiments' results
+    (:func:`write_experiment_outputs`). ``report.html`` comes last
+    (:func:`fiji_bridge.report.build_study_report`).
+    """
     directory = Path(directory)
-    return [write(ds, slopes, record, directory / name) for name, write in _STUDY_TABLE]
+    blocks = blocks or {}
+    table = _STUDY_TABLE if ds is not None else _STUDY_TABLE[:1]
+    written = [write(ds, slopes, record, directory / name) for name, write in table]
+    written += write_experiment_outputs(blocks, directory)
+    names = study_files(classic=ds is not None, experiments=tuple(blocks))
+    return written + [_study_report(record, directory, names)]
 
 
 # --------------------------------------------------------------------------------------------
@@ -256,7 +288,15 @@ _CHECK_TABLE: tuple[tuple[str, Callable[[Any, dict, Path], Path]], ...] = (
     ("check.json", lambda result, record, path: write_json(path, record)),
     ("check.png", _check_png),
     ("frc.csv", _frc_csv),
+    ("report.html", lambda result, record, path: _check_report(record, path)),  # last: links all
 )
+
+
+def _check_report(record: dict, path: Path) -> Path:
+    from fiji_bridge import report
+
+    return _write_report(path, [name for name, _ in _CHECK_TABLE], report.build_check_report,
+                         record, figure="check.png")
 
 
 def check_files() -> list[str]:
@@ -265,7 +305,8 @@ def check_files() -> list[str]:
 
 
 def write_check_outputs(result: Any, record: dict, directory: str | os.PathLike) -> list[Path]:
-    """Write a check's JSON record (``check.json``), figure (``check.png``) and ``frc.csv``.
+    """Write a check's JSON record (``check.json``), figure (``check.png``), ``frc.csv`` and
+    ``report.html`` (:func:`fiji_bridge.report.build_check_report`), in that order.
 
     ``result`` is :func:`fiji_bridge.bias_check.template_bias_check`'s Dataset and ``record``
     its JSON record (:func:`fiji_bridge.check_command.check_record`).

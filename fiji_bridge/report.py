@@ -1,6 +1,8 @@
-"""``report.html``: one self-contained page per run, to open in any browser or send on.
+"""``report.html``: one self-contained page per run, check or study, to open in any browser or
+send on (:func:`build_report`, :func:`build_check_report`, :func:`build_study_report`, all
+through :func:`page`).
 
-The page holds the run's figure, the CC table (aligned and unaligned average against the
+A run's page holds its figure, the CC table (aligned and unaligned average against the
 reference, per count), the reference and every average as images, the controls, the
 parameters, the versions, the timings and a link to each file of the run.  It is plain HTML with
 an inline style sheet: images are embedded as ``data:image/png;base64`` URIs, there is no
@@ -31,7 +33,8 @@ import numpy as np
 
 from fiji_bridge.figures import CONTRAST_SIGMAS  # one display window for figure and report
 
-__all__ = ["REPORT_NAME", "build_report", "png_data_uri"]
+__all__ = ["REPORT_NAME", "build_check_report", "build_report", "build_study_report",
+           "embedded_png", "page", "png_data_uri"]
 
 #: File name of the report in the run's output folder.
 REPORT_NAME = "report.html"
@@ -159,7 +162,8 @@ def _figure(uri: str, caption: str) -> str:
 
 def _versions(attrs: Mapping[str, Any]) -> dict[str, Any]:
     versions: dict[str, Any] = {
-        "ImageJ": f"{attrs.get('imagej_version', 'n/a')} ({attrs.get('imagej_backend', 'n/a')})",
+        "ImageJ": f"{attrs.get('imagej_version', 'n/a')}"
+                  + (f" ({attrs['imagej_backend']})" if "imagej_backend" in attrs else ""),
         "ImageJ source": attrs.get("imagej_source", "n/a"),
         "Python": platform.python_version(),
     }
@@ -228,6 +232,39 @@ def _files(directory: Path | None, files: Iterable[str | os.PathLike]) -> str:
     return "<table><tr><th>file</th><th>size</th></tr>" + "".join(rows) + "</table>"
 
 
+def embedded_png(path: str | os.PathLike, alt: str) -> str:
+    """An ``<img>`` holding the PNG file at ``path`` as a ``data:`` URI (full page width).
+
+    Raises
+    ------
+    FileNotFoundError
+        ``path`` does not exist.
+    """
+    return f'<img class="figure" src="{_uri(Path(path).read_bytes())}" alt="{_e(alt)}">'
+
+
+def page(title: str, note: str, sections: Iterable[str], *,
+         files: Iterable[str | os.PathLike] = (),
+         directory: str | os.PathLike | None = None) -> str:
+    """A whole report page: the head and style sheet, ``title``, ``note``, the HTML
+    ``sections`` (already escaped), then a table linking each of ``files`` (relative link, size
+    when the file lies in ``directory``). Every report (run, check, study) is built by it."""
+    folder = Path(directory) if directory is not None else None
+    parts = [
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        f"<title>{_e(title)}</title><style>{_STYLE}</style></head><body>",
+        f"<h1>{_e(title)}</h1>",
+        f'<p class="note">{_e(note)} Self-contained page: images embedded, no JavaScript, '
+        "no network.</p>",
+        *sections,
+        "<h2>Files</h2>", _files(folder, files),
+        "</body></html>",
+    ]
+    return "\n".join(parts) + "\n"
+
+
 def build_report(data: Any, *, files: Iterable[str | os.PathLike] = (),
                  directory: str | os.PathLike | None = None,
                  figure: str | os.PathLike | None = None) -> str:
@@ -254,30 +291,19 @@ def build_report(data: Any, *, files: Iterable[str | os.PathLike] = (),
     """
     _check_dataset(data)
     attrs = data.attrs
-    folder = Path(directory) if directory is not None else None
     counts = [int(n) for n in data["count"].values]
     cc = [float(v) for v in data["cc"].values]
     cc_unaligned = [float(v) for v in data["cc_unaligned"].values] \
         if "cc_unaligned" in data else [float("nan")] * len(counts)
     title = (f"Einstein from noise: {attrs.get('n_images', max(counts))} images aligned to "
              f"{attrs.get('reference_name', 'the reference')}")
-    parts = [
-        "<!DOCTYPE html>",
-        '<html lang="en"><head><meta charset="utf-8">',
-        '<meta name="viewport" content="width=device-width, initial-scale=1">',
-        f"<title>{_e(title)}</title><style>{_STYLE}</style></head><body>",
-        f"<h1>{_e(title)}</h1>",
-        f'<p class="note">{_e(attrs.get("input", "pure Gaussian noise"))}, '
-        f"{_e(attrs.get('size', data['reference'].shape[-1]))}×"
-        f"{_e(attrs.get('size', data['reference'].shape[-1]))} pixels, seed "
-        f"{_e(attrs.get('seed', 'n/a'))}, engine {_e(attrs.get('engine', 'n/a'))}, ImageJ "
-        f"{_e(attrs.get('imagej_version', 'n/a'))}. Self-contained page: images embedded, no "
-        "JavaScript, no network.</p>",
-    ]
+    side = attrs.get("size", data["reference"].shape[-1])
+    note = (f"{attrs.get('input', 'pure Gaussian noise')}, {side}×{side} pixels, seed "
+            f"{attrs.get('seed', 'n/a')}, engine {attrs.get('engine', 'n/a')}, ImageJ "
+            f"{attrs.get('imagej_version', 'n/a')}.")
+    parts = []
     if figure is not None:
-        png = Path(figure).read_bytes()
-        parts += ["<h2>Figure</h2>",
-                  f'<img class="figure" src="{_uri(png)}" alt="figure of the run">']
+        parts += ["<h2>Figure</h2>", embedded_png(figure, "figure of the run")]
     parts += [
         "<h2>Correlation with the reference</h2>",
         "<p>Pearson correlation coefficient of each average with the normalised reference.</p>",
@@ -306,7 +332,130 @@ def build_report(data: Any, *, files: Iterable[str | os.PathLike] = (),
         "<h2>Versions</h2>", _key_values(_versions(attrs)),
         "<h2>Timings</h2>",
         _table(("step", "seconds"), list(dict(attrs.get("timings", {})).items())),
-        "<h2>Files of this run</h2>", _files(folder, files),
-        "</body></html>",
     ]
-    return "\n".join(parts) + "\n"
+    return page(title, note, parts, files=files, directory=directory)
+
+
+#: Keys of a check's record shown as its parameters (:func:`fiji_bridge.check_command.check_record`).
+_CHECK_PARAMETERS = ("particles", "n_particles", "reference_name", "box", "max_shift",
+                     "mask_radius", "null", "alpha", "half_set_frc")
+
+
+def _check_record(record: Any, keys: Iterable[str], what: str) -> None:
+    if not isinstance(record, Mapping):
+        raise TypeError(f"the {what} report needs the {what}'s JSON record (a dict); got "
+                        f"{type(record).__name__}. Fix: pass the record written to {what}.json.")
+    missing = [key for key in keys if key not in record]
+    if missing:
+        raise ValueError(f"the {what} record lacks {', '.join(missing)}, which the report "
+                         f"shows. Fix: pass the record written to {what}.json.")
+
+
+def build_check_report(record: Mapping[str, Any], *, files: Iterable[str | os.PathLike] = (),
+                       directory: str | os.PathLike | None = None,
+                       figure: str | os.PathLike | None = None) -> str:
+    """The HTML text of ``einstein-from-noise check``'s report.
+
+    Parameters
+    ----------
+    record : dict
+        The check's record (:func:`fiji_bridge.check_command.check_record`): its ``cc``
+        {observed, null_mean, null_sd, z, p_value}, ``signal_beyond_bias`` and ``verdict`` are
+        shown first, then the parameters and the versions.
+    files, directory
+        As :func:`build_report`.
+    figure : path, optional, keyword-only
+        ``check.png`` (:func:`fiji_bridge.check_figures.check_figure`), embedded.
+
+    Raises
+    ------
+    TypeError
+        ``record`` is not a mapping.
+    ValueError
+        ``record`` lacks a key the page shows.
+    FileNotFoundError
+        ``figure`` does not exist.
+    """
+    _check_record(record, ("cc", "signal_beyond_bias", "verdict", "n_particles"), "check")
+    cc = record["cc"]
+    title = f"Template-bias check: {record['n_particles']} particles"
+    note = (f"{record.get('particles', 'particles')} against "
+            f"{record.get('reference_name', 'the template')}, ImageJ "
+            f"{record.get('imagej_version', 'n/a')}.")
+    sections = [
+        "<h2>Verdict</h2>",
+        f"<p><strong>{'SIGNIFICANT' if record['signal_beyond_bias'] else 'not significant'}"
+        f"</strong>: {_e(record['verdict'])}</p>",
+        _table(("observed CC", "null mean ± sd", "z", "p", "signal_beyond_bias"),
+               [(cc["observed"], f"{_number(cc['null_mean'])} ± {_number(cc['null_sd'])}",
+                 cc["z"], cc["p_value"], record["signal_beyond_bias"])]),
+        '<p class="note">CC: Pearson correlation of the aligned average with the template; '
+        "null: the same particles with randomised Fourier phases (same power spectrum), "
+        "aligned the same way; p = (1 + #{null ≥ observed}) / (draws + 1).</p>",
+    ]
+    if figure is not None:
+        sections += ["<h2>Figure</h2>", embedded_png(figure, "figure of the check")]
+    sections += [
+        "<h2>Parameters</h2>",
+        _key_values({key: record[key] for key in _CHECK_PARAMETERS if key in record}),
+        "<h2>Versions</h2>", _key_values(_versions(record)),
+    ]
+    return page(title, note, sections, files=files, directory=directory)
+
+
+#: Keys of a study's record shown as its parameters (:func:`fiji_bridge.outputs.study_record`).
+_STUDY_PARAMETERS = ("reference", "reference_size", "seed", "experiments", "quick", "n_list",
+                     "trials", "canvases", "pad", "scheduler", "search_space",
+                     "fiji_bridge_version", "study_s", "experiments_s", "total_s")
+
+
+def build_study_report(record: Mapping[str, Any], *, directory: str | os.PathLike,
+                       files: Iterable[str | os.PathLike] = ()) -> str:
+    """The HTML text of ``einstein-from-noise study``'s report.
+
+    Parameters
+    ----------
+    record : dict
+        The study's record (``study.json``): its ``experiments`` list; ``"classic"`` shows the
+        phase-MSE slopes and embeds ``study_cc.png`` and ``study_phase.png``; every other
+        experiment ``name`` shows ``record[name]["headline"]`` and embeds ``study_<name>.png``
+        (each figure where it is among ``files``).
+    directory : path, keyword-only
+        The output folder holding the figures.
+    files : iterable of paths, keyword-only
+        As :func:`build_report`.
+
+    Raises
+    ------
+    TypeError
+        ``record`` is not a mapping.
+    ValueError
+        ``record`` lacks ``experiments`` or ``seed``.
+    """
+    _check_record(record, ("experiments", "seed"), "study")
+    folder = Path(directory)
+    names = [Path(f).name for f in files]
+    title = "Einstein-from-noise study: " + ", ".join(record["experiments"])
+    note = (f"Reference {record.get('reference', 'n/a')} ({record.get('reference_size', '?')} "
+            f"pixels), seed {record['seed']}; ± is a standard error over independent trials.")
+
+    def figures(*pngs: str) -> list[str]:
+        return [embedded_png(folder / png, png) for png in pngs if png in names]
+
+    sections = []
+    for name in record["experiments"]:
+        if name == "classic":
+            slopes = record.get("slopes", {})
+            sections += ["<h2>classic: phase error against N</h2>", _table(
+                ("canvas", "group", "slope", "slope_se"),
+                [(canvas, group, fit["slope"], fit["slope_se"])
+                 for canvas, groups in slopes.items() for group, fit in groups.items()]),
+                *figures("study_cc.png", "study_phase.png")]
+        else:
+            block = record.get(name, {})
+            sections += [f"<h2>{_e(name)}</h2>",
+                         f"<p>{_e(block.get('headline', 'no headline recorded'))}</p>",
+                         *figures(f"study_{name}.png")]
+    sections += ["<h2>Parameters</h2>",
+                 _key_values({key: record[key] for key in _STUDY_PARAMETERS if key in record})]
+    return page(title, note, sections, files=files, directory=directory)

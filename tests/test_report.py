@@ -9,6 +9,7 @@ holds no JavaScript).
 from __future__ import annotations
 
 import base64
+import html
 import io as bytes_io
 import json
 import re
@@ -67,14 +68,44 @@ def _images(text: str) -> list[str]:
     return re.findall(r'<img [^>]*src="([^"]*)"', text)
 
 
-def test_report_is_self_contained_and_links_every_file(run_dir):
-    directory, data = run_dir
+@pytest.fixture(scope="module")
+def check_dir(tmp_path_factory, ij):
+    """A real, small ``check`` (as tests/test_check_command.py): 60 particles of 32x32, a weak
+    template in white noise, 19 null draws, written by the command line."""
+    import tifffile
+
+    from fiji_bridge import cli, reference
+
+    template = reference.prepare_reference(None, size=32).image
+    stack = 0.3 * template + np.random.default_rng(0).standard_normal((60, 32, 32))
+    folder = tmp_path_factory.mktemp("check")
+    tifffile.imwrite(folder / "parts.tif", stack.astype(np.float32), imagej=True,
+                     metadata={"axes": "ZYX"})
+    out = folder / "out"
+    assert cli.main(["check", "--particles", str(folder / "parts.tif"), "--out", str(out),
+                     "--draws", "19", "--seed", "3"]) == 0
+    return out
+
+
+@pytest.fixture(scope="module")
+def study_dir(tmp_path_factory, ij):
+    """A real quick ``study`` of one experiment (lowpass), written by the command line."""
+    from fiji_bridge import cli
+
+    out = tmp_path_factory.mktemp("study") / "out"
+    assert cli.main(["study", "--size", "16", "--quick", "--seed", "3", "--out", str(out),
+                     "--experiments", "lowpass"]) == 0
+    return out
+
+
+def _self_contained(directory: Path, n_images: int) -> str:
+    """The report in ``directory``: no script, nothing from the net, ``n_images`` decodable PNG
+    data URIs, one link to each other file of the folder; its text."""
     text = (directory / report.REPORT_NAME).read_text(encoding="utf-8")
     assert "<script" not in text.lower()
     assert not re.search(r"(src|href)=\"(https?:)?//", text), "the report fetches from the net"
     sources = _images(text)
-    # figure + reference + 2 aligned + 2 unaligned averages + 1 control panel
-    assert len(sources) == 7
+    assert len(sources) == n_images
     from matplotlib.image import imread
 
     for source in sources:
@@ -83,12 +114,57 @@ def test_report_is_self_contained_and_links_every_file(run_dir):
         assert pixels.shape[0] > 0 and pixels.shape[1] > 0
     links = re.findall(r'<a href="([^"]*)"', text)
     others = sorted(p.name for p in directory.iterdir() if p.name != report.REPORT_NAME)
-    assert sorted(links) == others and "results.nc" in links
+    assert sorted(links) == others
     assert all((directory / link).is_file() for link in links)
+    return text
+
+
+def test_report_is_self_contained_and_links_every_file(run_dir):
+    directory, data = run_dir
+    # figure + reference + 2 aligned + 2 unaligned averages + 1 control panel
+    text = _self_contained(directory, 7)
+    assert "results.nc" in re.findall(r'<a href="([^"]*)"', text)
     for n, cc in zip(data["count"].values, data["cc"].values):
         assert f"<td class=\"num\">{int(n)}</td><td class=\"num\">{cc:.4g}</td>" in text
     for word in ("Controls", "Parameters", "Versions", "Timings", "1.53", "another reference"):
         assert word in text
+
+
+def test_check_report_shows_the_verdict_and_links_every_file(check_dir):
+    names = sorted(p.name for p in check_dir.iterdir())
+    assert names == sorted(outputs.check_files()) and outputs.check_files()[-1] == "report.html"
+    text = _self_contained(check_dir, 1)  # check.png
+    record = json.loads((check_dir / "check.json").read_text())
+    cc = record["cc"]
+    row = "".join(f'<td class="num">{value:.4g}</td>' for value in (cc["observed"],)) \
+        + f"<td>{cc['null_mean']:.4g} ± {cc['null_sd']:.4g}</td>" \
+        + "".join(f'<td class="num">{value:.4g}</td>' for value in (cc["z"], cc["p_value"])) \
+        + f"<td>{record['signal_beyond_bias']}</td>"
+    assert row in text
+    assert html.escape(record["verdict"]) in text and "SIGNIFICANT" in text
+    for word in ("Parameters", "Versions", "1.53", "check.json", "frc.csv", "phase"):
+        assert word in text
+
+
+def test_study_report_shows_each_headline_and_figure(study_dir):
+    names = [p.name for p in study_dir.iterdir()]
+    expected = outputs.study_files(classic=False, experiments=("lowpass",))
+    assert sorted(names) == sorted(expected) and expected[-1] == "report.html"
+    text = _self_contained(study_dir, 1)  # study_lowpass.png
+    record = json.loads((study_dir / "study.json").read_text())
+    assert html.escape(record["lowpass"]["headline"]) in text
+    assert 'alt="study_lowpass.png"' in text
+    for word in ("Parameters", "lowpass", "study_lowpass.csv"):
+        assert word in text
+
+
+def test_check_and_study_report_bad_input():
+    with pytest.raises(TypeError, match="check's JSON record.*Fix"):
+        report.build_check_report([1, 2])
+    with pytest.raises(ValueError, match="lacks cc, signal_beyond_bias.*Fix"):
+        report.build_check_report({"verdict": "x", "n_particles": 3})
+    with pytest.raises(ValueError, match="study record lacks experiments.*Fix"):
+        report.build_study_report({"seed": 1}, directory=".")
 
 
 def test_report_bad_input(run_dir):
@@ -149,6 +225,19 @@ def test_report_renders_in_chromium(run_dir, tmp_path):
     assert pixels.shape[:2] == (2400, 1200)
     assert (grey < 0.9).mean() > 0.05  # text and images, not an empty white page
     assert grey.std() > 0.1
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("folder, n_images", [("check_dir", 1), ("study_dir", 1)])
+def test_check_and_study_reports_render_in_chromium(folder, n_images, request, tmp_path):
+    browser = _chromium()
+    directory = request.getfixturevalue(folder)
+    text = (directory / report.REPORT_NAME).read_text(encoding="utf-8")
+    states = _probe(browser, text, tmp_path, f"{folder}.html")
+    assert len(states["images"]) == len(_images(text)) == n_images
+    for k, state in enumerate(states["images"]):
+        assert state["complete"] and state["width"] > 0 and state["height"] > 0, (k, state)
+    assert states["text"] > 300 and states["height"] > 500
 
 
 @pytest.mark.subprocess

@@ -136,7 +136,7 @@ def test_cli_runs_the_selected_experiments_and_writes_one_block_each(ij, tmp_pat
             "--experiments", "snr_sweep,lowpass,convergence"]
     assert cli.main(argv) == 0
     names = {"study.json"} | {f"study_{e}.{x}" for e in ("snr_sweep", "lowpass", "convergence")
-                              for x in ("csv", "png")}
+                              for x in ("csv", "png")} | {"report.html"}
     assert {p.name for p in out.iterdir()} == names
     record = json.loads((out / "study.json").read_text())
     assert record["experiments"] == ["snr_sweep", "lowpass", "convergence"]
