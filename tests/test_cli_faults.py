@@ -24,6 +24,8 @@ from pathlib import Path
 
 import pytest
 
+from proc_helpers import proc_stat, processes
+
 from fiji_bridge import io, outputs, progress
 
 REPO = Path(__file__).resolve().parents[1]
@@ -67,12 +69,12 @@ class Command:
         """Wait until a stderr line matches ``pattern``; fail (not hang) after ``limit`` s."""
         end = time.monotonic() + limit
         while not any(re.search(pattern, line) for line in self.lines):
-            self.children |= set(_processes(lambda st: st[2] == self.pid))
+            self.children |= set(processes(lambda st: st[2] == self.pid))
             if self.process.poll() is not None or time.monotonic() > end:
                 self._reader.join(5)
                 pytest.fail(f"no line matching {pattern!r}; stderr:\n{self.stderr}")
             time.sleep(0.02)
-        self.children |= set(_processes(lambda st: st[2] == self.pid))
+        self.children |= set(processes(lambda st: st[2] == self.pid))
 
     def pause(self) -> None:
         os.kill(self.pid, signal.SIGSTOP)
@@ -93,27 +95,6 @@ class Command:
         return self.process.returncode
 
 
-def _stat(pid: int):
-    """(name, state, ppid, pgid, session) of a process, or None."""
-    try:
-        text = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    fields = text[text.rindex(")") + 2:].split()
-    return text[text.index("(") + 1:text.rindex(")")], fields[0], int(fields[1]), \
-        int(fields[2]), int(fields[3])
-
-
-def _processes(where) -> list[int]:
-    out = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            st = _stat(int(entry))
-            if st is not None and st[1] != "Z" and where(st):
-                out.append(int(entry))
-    return out
-
-
 def _assert_clean_end(command: Command, status: int, message: str, out: Path) -> None:
     """The status, exactly one line with ``message``, no traceback, nothing left behind."""
     assert command.finish() == status, command.stderr
@@ -128,12 +109,12 @@ def _assert_clean_end(command: Command, status: int, message: str, out: Path) ->
     assert not list(out.parent.glob("hs_err_pid*")), "a JVM crash file was left"
     end = time.monotonic() + 30  # Xvfb is told to stop as we end; give it a moment
     while True:
-        left = [pid for pid in command.children if _stat(pid) and _stat(pid)[1] != "Z"]
-        left += _processes(lambda st: st[4] == command.pid)
+        left = [pid for pid in command.children if proc_stat(pid) and proc_stat(pid)[1] != "Z"]
+        left += processes(lambda st: st[4] == command.pid)
         if not left:
             break
         if time.monotonic() > end:
-            pytest.fail(f"processes left behind: {[(p, _stat(p)) for p in left]}")
+            pytest.fail(f"processes left behind: {[(p, proc_stat(p)) for p in left]}")
         time.sleep(0.1)
 
 
@@ -188,7 +169,7 @@ def test_ctrl_c_with_a_local_dask_cluster_stops_its_workers_quietly(tmp_path):
     command = Command("run", "--size", "64", "--counts", "2000000", "--scheduler", "local",
                       "--display", "headless", "--out", str(out), cwd=tmp_path)
     command.wait_for_line(r"aligning: [1-9]", limit=180)
-    command.children |= set(_processes(lambda st: st[4] == command.pid))  # the workers
+    command.children |= set(processes(lambda st: st[4] == command.pid))  # the workers
     os.killpg(command.pid, signal.SIGINT)
     _assert_clean_end(command, 130, f"interrupted: nothing was written to {out}", out)
     assert "KeyboardInterrupt" not in command.stderr and "leaked" not in command.stderr

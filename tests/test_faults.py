@@ -18,6 +18,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from proc_helpers import alive, processes
+
 from fiji_bridge.imagefile import ImageFileWarning, check_image_file
 
 REPO = Path(__file__).resolve().parents[1]
@@ -28,33 +30,6 @@ needs_proc = pytest.mark.skipif(not Path("/proc/self/stat").exists(),
 
 
 # -- /proc -----------------------------------------------------------------------------------
-
-def _stat(pid: int) -> tuple[str, str, int, int] | None:
-    """(name, state, ppid, pgid) of a process, or None when it no longer exists."""
-    try:
-        text = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    name = text[text.index("(") + 1:text.rindex(")")]
-    fields = text[text.rindex(")") + 2:].split()
-    return name, fields[0], int(fields[1]), int(fields[2])
-
-
-def _alive(pid: int) -> bool:
-    """Whether the process runs (a zombie waiting for a reaper has ended)."""
-    stat = _stat(pid)
-    return stat is not None and stat[1] != "Z"
-
-
-def _processes(where) -> list[int]:
-    pids = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            stat = _stat(int(entry))
-            if stat is not None and stat[1] != "Z" and where(stat):
-                pids.append(int(entry))
-    return pids
-
 
 def _wait_for(condition, limit: float = 120.0, what: str = "") -> None:
     """Poll ``condition`` until true; fail (not hang) after ``limit`` seconds."""
@@ -250,7 +225,7 @@ def test_a_call_that_ignores_its_deadline_ends_the_process(run_python):
     assert "NOT REACHED" not in result.stdout
     assert "did not finish the stubborn call within 1 s" in result.stderr
     xvfb = int(result.stdout.split("XVFB")[1].split()[0])
-    _wait_for(lambda: not _alive(xvfb), 30, "Xvfb to end")
+    _wait_for(lambda: not alive(xvfb), 30, "Xvfb to end")
 
 
 # -- process lifetime: signals ---------------------------------------------------------------
@@ -278,12 +253,12 @@ def _start_long_run(tmp_path: Path) -> tuple[subprocess.Popen, int]:
 
 
 def _xvfb_children(pid: int) -> list[int]:
-    return _processes(lambda stat: stat[0] == "Xvfb" and stat[2] == pid)
+    return processes(lambda stat: stat[0] == "Xvfb" and stat[2] == pid)
 
 
 def _assert_nothing_left(process: subprocess.Popen, xvfb: int, tmp_path: Path) -> None:
-    _wait_for(lambda: not _alive(xvfb), 30, f"Xvfb {xvfb} to end")
-    assert not _processes(lambda stat: stat[3] == process.pid)  # nothing of the run's group
+    _wait_for(lambda: not alive(xvfb), 30, f"Xvfb {xvfb} to end")
+    assert not processes(lambda stat: stat[3] == process.pid)  # nothing of the run's group
     assert not list(tmp_path.glob("hs_err*")), "JVM crash file in the working directory"
 
 
@@ -372,7 +347,7 @@ def test_shutdown_stops_java_and_xvfb_and_forbids_a_restart(run_python):
     """, timeout=120)
     assert result.returncode == 0, result.stderr
     xvfb = int(result.stdout.split("XVFB")[1].split()[0])
-    assert not _alive(xvfb)  # shutdown() waited for it
+    assert not alive(xvfb)  # shutdown() waited for it
     assert "CURRENT None None" in result.stdout
     assert "RESTART ImageJ was shut down in this process" in result.stdout
     assert "Traceback" not in result.stderr
