@@ -26,6 +26,7 @@ import numpy as np
 __all__ = [
     "DISPLAY_MODES",
     "MIN_SIZE",
+    "dataset",
     "display",
     "block_size",
     "counts",
@@ -388,6 +389,22 @@ def image_array(x: Any, name: str, *, stack: bool = False) -> np.ndarray:
             f"{name} must be at least 2 x 2 pixels, got shape {arr.shape}. Fix: pass larger images."
         )
     return arr
+
+
+def dataset(data: Any, what: str) -> Any:
+    """``data`` itself when it is an :class:`xarray.Dataset`; TypeError otherwise.
+
+    ``what`` names the caller in the message (e.g. ``"experiment_figure"``). xarray is imported
+    only here, when the check runs.
+    """
+    import xarray as xr
+
+    if not isinstance(data, xr.Dataset):
+        raise TypeError(
+            f"{what} needs an xarray.Dataset (the result of fiji_bridge.einstein_from_noise); "
+            f"got {type(data).__name__}. Fix: pass the Dataset itself, not one of its variables."
+        )
+    return data
 
 
 #: ``display=`` / ``--display`` choices: use ``$DISPLAY`` or a private Xvfb, always a private

@@ -78,13 +78,7 @@ _INFO_SIZE = 9
 # validation and helpers
 # --------------------------------------------------------------------------------------------
 def _validate(result) -> None:
-    import xarray as xr
-    if not isinstance(result, xr.Dataset):
-        raise TypeError(
-            f"experiment_figure: expected an xarray.Dataset (the result of "
-            f"fiji_bridge.experiment.einstein_from_noise), got {type(result).__name__}. "
-            "Fix: pass the Dataset itself, not one of its variables."
-        )
+    checks.dataset(result, "experiment_figure")
     for name, what in _REQUIRED.items():
         if name not in result.data_vars:
             raise ValueError(

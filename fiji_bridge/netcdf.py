@@ -33,6 +33,8 @@ from typing import Any
 
 import xarray as xr
 
+from fiji_bridge import checks
+
 __all__ = ["COORDINATE_UNITS", "JSON_ATTRS", "add_units", "decode", "encode", "load", "save"]
 
 #: Units of the coordinates of the result Datasets (CF ``units`` attribute).
@@ -57,14 +59,6 @@ def _plain(value: Any) -> bool:
     if isinstance(value, int):
         return _INT32[0] <= value <= _INT32[1]
     return isinstance(value, float)
-
-
-def _check_dataset(data: Any, func: str) -> None:
-    if not isinstance(data, xr.Dataset):
-        raise TypeError(
-            f"{func} needs an xarray.Dataset (e.g. from fiji_bridge.einstein_from_noise); got "
-            f"{type(data).__name__}. Fix: pass the Dataset itself."
-        )
 
 
 def _encode_attrs(attrs: dict, where: str) -> dict:
@@ -129,7 +123,7 @@ def encode(data: xr.Dataset) -> xr.Dataset:
     ValueError
         ``data`` is encoded already.
     """
-    _check_dataset(data, "encode")
+    checks.dataset(data, "netcdf.encode")
     out = data.copy(deep=False)
     out.attrs = _encode_attrs(dict(data.attrs), "the Dataset")
     for name in list(out.variables):
@@ -139,7 +133,7 @@ def encode(data: xr.Dataset) -> xr.Dataset:
 
 def decode(data: xr.Dataset) -> xr.Dataset:
     """Reverse :func:`encode`: JSON attrs become dicts, lists, ``None`` and booleans again."""
-    _check_dataset(data, "decode")
+    checks.dataset(data, "netcdf.decode")
     out = data.copy(deep=False)
     out.attrs = _decode_attrs(dict(data.attrs))
     for name in list(out.variables):
@@ -153,7 +147,7 @@ def add_units(data: xr.Dataset) -> xr.Dataset:
     Dimensions ``y`` and ``x`` without a coordinate get pixel indices ``0 .. n-1``.  Returns
     ``data``.
     """
-    _check_dataset(data, "add_units")
+    checks.dataset(data, "netcdf.add_units")
     for dim in ("y", "x"):
         if dim in data.dims and dim not in data.coords:
             data.coords[dim] = (dim, range(data.sizes[dim]))

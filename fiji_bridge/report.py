@@ -31,6 +31,7 @@ from urllib.parse import quote
 
 import numpy as np
 
+from fiji_bridge import checks
 from fiji_bridge.figures import CONTRAST_SIGMAS  # one display window for figure and report
 
 __all__ = ["REPORT_NAME", "build_check_report", "build_report", "build_study_report",
@@ -59,13 +60,7 @@ img.figure { max-width: 100%; height: auto; border: 1px solid #ccc; }
 
 
 def _check_dataset(data: Any) -> None:
-    import xarray as xr
-
-    if not isinstance(data, xr.Dataset):
-        raise TypeError(
-            f"report needs the run's xarray.Dataset (from fiji_bridge.einstein_from_noise); got "
-            f"{type(data).__name__}. Fix: pass the Dataset itself."
-        )
+    checks.dataset(data, "build_report")
     missing = [name for name in ("reference", "averages", "cc", "count") if name not in data]
     if missing:
         raise ValueError(

@@ -189,3 +189,12 @@ def test_fits_in_memory_reads_memavailable_and_refuses_with_both_sizes():
     with pytest.raises(ValueError, match=r"twice it needs about [\d.]+ [KMGT]iB of memory, "
                                          r"[\d.]+ [KMGT]iB available\. Fix: use fewer images\."):
         checks.fits_in_memory(2 * available, "twice it", fix="use fewer images")
+
+
+def test_dataset_accepts_a_dataset_and_rejects_one_of_its_variables():
+    import xarray as xr
+
+    data = xr.Dataset({"cc": ("count", np.zeros(2))})
+    assert checks.dataset(data, "caller") is data
+    with pytest.raises(TypeError, match="caller needs an xarray.Dataset.*DataArray.*Fix"):
+        checks.dataset(data["cc"], "caller")
